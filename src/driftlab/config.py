@@ -1,0 +1,355 @@
+"""Run configuration: validated once, at the edge, into frozen typed objects.
+
+A config is a nested mapping (YAML or TOML file, preset, ``--set key=value``
+overrides) turned into :class:`RunConfig` by :func:`parse_config`. Every error
+names the field and what is allowed, as one line (:class:`ConfigError`).
+
+Batch fields (``seed``, ``train.lr``, ``noise.update.sd``, ``noise.label.sd``,
+``noise.label.width``, ``noise.input.sd``) take one value or a list; the run
+trains one network for every combination (their Cartesian product), all in one
+vmapped program.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import tomllib
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from driftlab.model import ACTIVATIONS, REGIMES
+from driftlab.noise import GENERATORS
+from driftlab.tasks.corridor import (
+    SCALINGS,
+    TEXTURE_MAPPINGS,
+    VELOCITY_INPUTS,
+    CorridorParams,
+)
+
+
+class ConfigError(ValueError):
+    """A configuration value is not allowed; the message names the field."""
+
+
+def _choice(*values: str) -> dict[str, Any]:
+    return {"choices": values}
+
+
+def _positive() -> dict[str, Any]:
+    return {"min": 0.0, "strict": True}
+
+
+def _nonneg() -> dict[str, Any]:
+    return {"min": 0.0}
+
+
+def _batch(**meta: Any) -> dict[str, Any]:
+    return {"batch": True, **meta}
+
+
+TASKS: tuple[str, ...] = ("corridor",)
+RULES: tuple[str, ...] = ("gd",)
+UPDATE_FORMS: tuple[str, ...] = ("gradient", "parameter")
+LABEL_KINDS: tuple[str, ...] = ("gaussian", "uniform")
+DTYPES: tuple[str, ...] = ("float32", "float64")
+
+_CORRIDOR_META: dict[str, dict[str, Any]] = {
+    "L_x": _positive(),
+    "L_y": _positive(),
+    "L_vis": {"min": 2},
+    "theta_vis": {"min": 0.0, "strict": True, "max": math.pi / 2},
+    "V0": _positive(),
+    "speed_sd": _nonneg(),
+    "sigma_theta": _nonneg(),
+    "K_smooth": _positive(),
+    "buffer_x": {"min": 0.0, "max": 0.5},
+    "buffer_y": {"min": 0.0, "max": 0.5, "strict_max": True},
+    "n_samples": {"min": 2},
+    "texture_mapping": _choice(*TEXTURE_MAPPINGS),
+    "velocity_input": _choice(*VELOCITY_INPUTS),
+    "scale": _choice(*SCALINGS),
+}
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Which task, and its parameters (the corridor's, with the Figure 2 defaults)."""
+
+    name: str = field(default="corridor", metadata=_choice(*TASKS))
+    corridor: CorridorParams = field(default_factory=CorridorParams)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network of eq. 1: hidden size, activation, initialisation regime, float type."""
+
+    hidden: int = field(default=500, metadata={"min": 1})
+    activation: str = field(default="relu", metadata=_choice(*ACTIVATIONS))
+    init: str = field(default="lazy", metadata=_choice(*REGIMES))
+    dtype: str = field(default="float32", metadata=_choice(*DTYPES))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Learning rule, learning rate(s) and number of steps."""
+
+    rule: str = field(default="gd", metadata=_choice(*RULES))
+    lr: tuple[float, ...] = field(default=(0.1,), metadata=_batch(min=0.0, strict=True))
+    steps: int = field(default=1_000_000, metadata={"min": 1})
+
+
+@dataclass(frozen=True)
+class UpdateNoise:
+    """Update noise of sd ``sd``: on the gradient before the step (the authors' code)
+    or on the parameters after it (paper eq. 3)."""
+
+    form: str = field(default="gradient", metadata=_choice(*UPDATE_FORMS))
+    sd: tuple[float, ...] = field(default=(0.0,), metadata=_batch(min=0.0))
+
+
+@dataclass(frozen=True)
+class LabelNoise:
+    """Label noise redrawn every step: Gaussian of sd ``sd`` (paper eq. 6) or uniform
+    (U[0,1) - 1/2) * ``width`` (the authors' code; variance width^2 / 12)."""
+
+    kind: str = field(default="gaussian", metadata=_choice(*LABEL_KINDS))
+    sd: tuple[float, ...] = field(default=(0.0,), metadata=_batch(min=0.0))
+    width: tuple[float, ...] = field(default=(0.0,), metadata=_batch(min=0.0))
+
+
+@dataclass(frozen=True)
+class InputNoise:
+    """Gaussian input noise of sd ``sd`` redrawn every step (the authors' code; off by default)."""
+
+    sd: tuple[float, ...] = field(default=(0.0,), metadata=_batch(min=0.0))
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    update: UpdateNoise = field(default_factory=UpdateNoise)
+    label: LabelNoise = field(default_factory=LabelNoise)
+    input: InputNoise = field(default_factory=InputNoise)
+    generator: str = field(default="hash", metadata=_choice(*GENERATORS))
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    """When the host records (every ``every`` steps, or ``log_points`` log-spaced
+    times), how many steps one compiled chunk runs at most, and what is stored."""
+
+    every: int = field(default=0, metadata={"min": 0})
+    log_points: int = field(default=0, metadata={"min": 0})
+    chunk: int = field(default=10_000, metadata={"min": 1})
+    hidden: bool = True
+    params: bool = False
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; two equal configs give bit-identical results."""
+
+    seed: tuple[int, ...] = field(default=(0,), metadata=_batch(min=0, max=2**31 - 1))
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
+
+    def batch(self) -> list[dict[str, float]]:
+        """One dict per network: the Cartesian product of the batch fields, in a fixed order."""
+        axes = {
+            "seed": self.seed,
+            "lr": self.train.lr,
+            "update_sd": self.noise.update.sd,
+            "label_sd": self.noise.label.sd,
+            "label_width": self.noise.label.width,
+            "input_sd": self.noise.input.sd,
+        }
+        names = list(axes)
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes.values())]
+
+
+_META_OVERRIDES: dict[type, dict[str, dict[str, Any]]] = {CorridorParams: _CORRIDOR_META}
+
+
+def _fail(path: str, message: str) -> ConfigError:
+    return ConfigError(f"config field '{path}': {message}")
+
+
+def _check_range(path: str, value: float, meta: Mapping[str, Any]) -> None:
+    lo, hi = meta.get("min"), meta.get("max")
+    if lo is not None and (value <= lo if meta.get("strict") else value < lo):
+        raise _fail(path, f"must be {'>' if meta.get('strict') else '>='} {lo}, got {value!r}")
+    if hi is not None and (value >= hi if meta.get("strict_max") else value > hi):
+        raise _fail(path, f"must be {'<' if meta.get('strict_max') else '<='} {hi}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _fail(path, f"must be finite, got {value!r}")
+
+
+def _scalar(path: str, value: Any, kind: type, meta: Mapping[str, Any]) -> Any:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise _fail(path, f"expected true or false, got {value!r}")
+        return value
+    if kind is str:
+        if not isinstance(value, str):
+            raise _fail(path, f"expected a string, got {value!r}")
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            raise _fail(path, f"got {value!r}; allowed: {', '.join(choices)}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(path, f"expected {'an integer' if kind is int else 'a number'}, got {value!r}")
+    if kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise _fail(path, f"expected an integer, got {value!r}")
+        value = int(value)
+    else:
+        value = float(value)
+    _check_range(path, value, meta)
+    return value
+
+
+def _field_type(cls: type, name: str) -> Any:
+    return typing.get_type_hints(cls)[name]
+
+
+def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
+    if not isinstance(raw, Mapping):
+        raise _fail(prefix.rstrip("."), f"expected a table of fields, got {raw!r}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise _fail(f"{prefix}{unknown[0]}", f"unknown; allowed: {', '.join(known)}")
+    overrides = _META_OVERRIDES.get(cls, {})
+    kwargs: dict[str, Any] = {}
+    for name, value in raw.items():
+        f = known[name]
+        path = f"{prefix}{name}"
+        meta = overrides.get(name, f.metadata)
+        kind = _field_type(cls, name)
+        if dataclasses.is_dataclass(kind):
+            kwargs[name] = _build(kind, value, f"{path}.")  # type: ignore[arg-type]
+        elif meta.get("batch"):
+            items = value if isinstance(value, list | tuple) else [value]
+            if not items:
+                raise _fail(path, "expected a value or a non-empty list")
+            elem = typing.get_args(kind)[0]
+            kwargs[name] = tuple(_scalar(path, v, elem, meta) for v in items)
+        else:
+            kwargs[name] = _scalar(path, value, kind, meta)
+    return cls(**kwargs)
+
+
+def _check_consistency(cfg: RunConfig) -> None:
+    label = cfg.noise.label
+    unused = "width" if label.kind == "gaussian" else "sd"
+    if any(v != 0 for v in getattr(label, unused)):
+        raise _fail(
+            f"noise.label.{unused}",
+            f"must be 0 when noise.label.kind is {label.kind!r} "
+            f"(gaussian uses noise.label.sd, uniform uses noise.label.width)",
+        )
+    if cfg.record.every and cfg.record.log_points:
+        raise _fail("record.log_points", "give either record.every or record.log_points, not both")
+
+
+def parse_config(raw: Mapping[str, Any]) -> RunConfig:
+    """Validate a nested mapping into a :class:`RunConfig`; raises :class:`ConfigError`."""
+    cfg: RunConfig = _build(RunConfig, raw, "")
+    _check_consistency(cfg)
+    return cfg
+
+
+def to_dict(cfg: Any) -> Any:
+    """The plain nested dict of a config (tuples as lists), as stored in a run directory."""
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        return {f.name: to_dict(getattr(cfg, f.name)) for f in fields(cfg)}
+    if isinstance(cfg, tuple):
+        return [to_dict(v) for v in cfg]
+    return cfg
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (.yaml, .yml) or TOML (.toml) config file into a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}': not found")
+    text = path.read_text()
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
+        first = str(err).splitlines()[0]
+        raise ConfigError(f"config file '{path}': cannot be parsed: {first}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file '{path}': expected a mapping of fields at the top")
+    return data
+
+
+PRESETS: tuple[str, ...] = ("quick", "fig2")
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    """The mapping of a named preset (``quick``: the default main job; ``fig2``: Figure 2)."""
+    if name not in PRESETS:
+        raise ConfigError(f"preset '{name}': unknown; allowed: {', '.join(PRESETS)}")
+    text = resources.files("driftlab").joinpath(f"presets/{name}.yaml").read_text()
+    data: dict[str, Any] = yaml.safe_load(text) or {}
+    return data
+
+
+def apply_override(raw: dict[str, Any], assignment: str) -> None:
+    """Apply one ``dotted.key=value`` override (value parsed as YAML) in place."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set '{assignment}': expected key=value, e.g. train.steps=1000")
+    try:
+        value = yaml.safe_load(text) if text else ""
+    except yaml.YAMLError:
+        value = text
+    node = raw
+    parts = key.split(".")
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise _fail(key, f"'{part}' is a value, not a table")
+        node = child
+    node[parts[-1]] = value
+
+
+def merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``update`` into a copy of ``base``."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def resolve(
+    config_file: str | Path | None = None,
+    *,
+    preset: str | None = None,
+    overrides: Sequence[str] = (),
+) -> RunConfig:
+    """Preset (default ``quick`` when no file is given), then file, then overrides."""
+    raw: dict[str, Any] = {}
+    if preset is not None or config_file is None:
+        raw = load_preset(preset or "quick")
+    if config_file is not None:
+        raw = merge(raw, load_file(config_file))
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return parse_config(raw)

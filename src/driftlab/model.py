@@ -1,0 +1,111 @@
+"""The one-hidden-layer network of the paper (eq. 1) and its mean-squared loss (eq. 2).
+
+    y_hat = act(x m^T + b) n^T
+
+``m`` (H, d_in) is the input matrix, ``b`` (H,) the hidden bias, ``n`` (d_out, H)
+the read-out; the read-out has no bias. Ratzon, Derdikman & Barak (2023), eq. 1-2.
+
+Initialisation (the authors' code, REFERENCE.md "Network"):
+m, b ~ N(0, sd = sqrt(2 / d_in)); n ~ N(0, sd = sqrt(2 / H)) in the regime the
+code calls ``"rich"`` and n ~ N(0, sd = 2 / H) in the one it calls ``"lazy"``.
+Note that ``"lazy"`` therefore has the SMALLER read-out, the opposite of the
+usual lazy/rich convention; driftlab keeps the paper's names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+Regime = Literal["rich", "lazy"]
+REGIMES: tuple[str, ...] = ("rich", "lazy")
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": jax.nn.relu,
+    "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
+    "leaky_relu": lambda z: jax.nn.leaky_relu(z, negative_slope=0.01),
+    "softplus": jax.nn.softplus,
+}
+
+# Matmuls run at full float32 (or float64) precision on every backend: JAX's
+# default on GPUs uses TF32, which moved a converged loss by about 3%.
+PRECISION = lax.Precision.HIGHEST
+
+
+class Params(NamedTuple):
+    """Network parameters: m (H, d_in), b (H,), n (d_out, H)."""
+
+    m: jax.Array
+    b: jax.Array
+    n: jax.Array
+
+
+def init_params(
+    key: jax.Array,
+    d_in: int,
+    hidden: int,
+    d_out: int,
+    *,
+    regime: Regime = "lazy",
+    dtype: jnp.dtype | str = "float32",
+) -> Params:
+    """Draw initial parameters for the regime ``"rich"`` or ``"lazy"`` (see module doc)."""
+    key_m, key_b, key_n = jax.random.split(key, 3)
+    sd_in = np.sqrt(2.0 / d_in)
+    sd_out = np.sqrt(2.0 / hidden) if regime == "rich" else 2.0 / hidden
+
+    def draw(k: jax.Array, shape: tuple[int, ...], sd: float) -> jax.Array:
+        # standard normals drawn in float32 whatever the run's precision, so a
+        # float64 run starts from the same weights (rounded) as a float32 one
+        return (sd * jax.random.normal(k, shape, jnp.float32).astype(dtype)).astype(dtype)
+
+    return Params(
+        m=draw(key_m, (hidden, d_in), sd_in),
+        b=draw(key_b, (hidden,), sd_in),
+        n=draw(key_n, (d_out, hidden), sd_out),
+    )
+
+
+def preactivation(params: Params, x: jax.Array) -> jax.Array:
+    """z = x m^T + b: (samples, H)."""
+    return jnp.matmul(x, params.m.T, precision=PRECISION) + params.b
+
+
+def hidden_activity(params: Params, x: jax.Array, activation: str = "relu") -> jax.Array:
+    """h = act(x m^T + b): (samples, H)."""
+    return ACTIVATIONS[activation](preactivation(params, x))
+
+
+def forward(params: Params, x: jax.Array, activation: str = "relu") -> jax.Array:
+    """y_hat = act(x m^T + b) n^T: (samples, d_out). Paper eq. 1."""
+    return jnp.matmul(hidden_activity(params, x, activation), params.n.T, precision=PRECISION)
+
+
+def mse_loss(params: Params, x: jax.Array, y: jax.Array, activation: str = "relu") -> jax.Array:
+    """f = mean over samples and outputs of (y_hat - y)^2. Paper eq. 2 (torch's MSELoss)."""
+    return jnp.mean(jnp.square(forward(params, x, activation) - y))
+
+
+def log_loss(mse: jax.Array, y: jax.Array) -> jax.Array:
+    """log10(MSE / var(y)): 0 is the loss of predicting the overall mean of y."""
+    return jnp.log10(mse / jnp.var(y))
+
+
+def n_params(d_in: int, hidden: int, d_out: int) -> int:
+    """Number of trainable parameters: H d_in + H + d_out H."""
+    return hidden * d_in + hidden + d_out * hidden
+
+
+def flops_per_step(samples: int, d_in: int, hidden: int, d_out: int) -> int:
+    """Multiply-add FLOPs of one full-batch gradient step (forward + backward matmuls).
+
+    Forward: x m^T (2 n d_in H), h n^T (2 n H d_out); backward: e^T h and e n
+    (2 n H d_out each), dz^T x (2 n H d_in).
+    """
+    return 2 * samples * hidden * (2 * d_in + 3 * d_out)

@@ -1,0 +1,496 @@
+"""A run: config -> chunked, checkpointed simulation -> run directory on disk.
+
+Run directory layout (all files written atomically):
+
+``config.yaml``      the resolved config (every field, defaults included)
+``data.nc``          the task data of every network (inputs, targets, positions, headings)
+``timeseries.nc``    recorded measurements over (time, network), rewritten at each record
+``snapshots/``       hidden activity (and parameters) per record point, while running
+``activity.nc``      hidden activity (time, network, sample, unit), when complete
+``params.nc``        parameter snapshots (time, network, ...), when ``record.params``
+``checkpoint.npz``   the state after the last chunk: parameters, rule state, records
+``status.json``      running / complete / diverged, per-network divergence, speed
+
+Rerunning the same config into the same directory resumes from the checkpoint;
+because the noise of step t depends only on (seed, t), the finished run is
+bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+import yaml
+
+from driftlab import __version__
+from driftlab.config import ConfigError, RunConfig, parse_config, to_dict
+from driftlab.model import Params, init_params
+from driftlab.simulate import (
+    EngineSpec,
+    Hyper,
+    Streams,
+    TrainState,
+    init_state,
+    make_chunk,
+    make_measure,
+    make_streams,
+)
+from driftlab.storage import open_netcdf, read_npz, write_json, write_netcdf, write_npz, write_text
+from driftlab.tasks import TaskData, corridor_task
+
+DIVERGENCE_REASONS = ("", "loss is NaN", "loss above 10", "every hidden unit silent")
+LOSS_LIMIT = 10.0
+RECORDED = ("loss", "log_loss", "active", "active_units")
+
+
+def record_steps(total: int, every: int = 0, log_points: int = 0) -> np.ndarray:
+    """The steps at which the host records: 0, then every ``every`` steps, or
+    ``log_points`` log-spaced steps, always ending at ``total``. Default: 100 records."""
+    if log_points:
+        steps = np.unique(np.round(np.logspace(0, np.log10(total), log_points)).astype(np.int64))
+    else:
+        every = every or max(1, total // 100)
+        steps = np.arange(every, total + 1, every, dtype=np.int64)
+    return np.unique(np.concatenate([[0], steps, [total]]))
+
+
+def config_hash(cfg: RunConfig) -> str:
+    """Eight hex digits identifying a config (used for default run directories)."""
+    text = json.dumps(to_dict(cfg), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def make_task(cfg: RunConfig, key: jax.Array) -> TaskData:
+    """The data set of one network."""
+    return corridor_task(key, cfg.task.corridor)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Everything the engine needs for a batch of networks, at step 0."""
+
+    spec: EngineSpec
+    networks: list[dict[str, float]]
+    data: list[TaskData]
+    x: jax.Array
+    y: jax.Array
+    hyper: Hyper
+    streams: Streams
+    state0: TrainState
+
+
+def _stack(trees: list[Any]) -> Any:
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
+
+
+def prepare(cfg: RunConfig) -> Batch:
+    """Data, initial parameters, hyperparameters and noise streams of every network.
+
+    Each network's seed becomes one key, split by purpose into (init, data,
+    noise, rule) keys: changing a noise level leaves weights and data unchanged.
+    """
+    dtype = jnp.dtype(cfg.model.dtype)
+    networks = cfg.batch()
+    label_key = "label_sd" if cfg.noise.label.kind == "gaussian" else "label_width"
+    spec = EngineSpec(
+        activation=cfg.model.activation,
+        rule=cfg.train.rule,
+        update_form=cfg.noise.update.form,
+        label_kind=cfg.noise.label.kind,
+        generator=cfg.noise.generator,
+        update_noise=any(n["update_sd"] > 0 for n in networks),
+        label_noise=any(n[label_key] > 0 for n in networks),
+        input_noise=any(n["input_sd"] > 0 for n in networks),
+    )
+    data, params, streams, states = [], [], [], []
+    for net in networks:
+        key_init, key_data, key_noise, _key_rule = jax.random.split(
+            jax.random.key(int(net["seed"])), 4
+        )
+        task = make_task(cfg, key_data)
+        d_in, d_out = task.inputs.shape[1], task.targets.shape[1]
+        p = init_params(key_init, d_in, cfg.model.hidden, d_out, regime=cfg.model.init, dtype=dtype)  # type: ignore[arg-type]
+        data.append(task)
+        params.append(p)
+        streams.append(make_streams(cfg.noise.generator, key_noise))
+        states.append(init_state(spec, p, net["lr"]))
+
+    def column(name: str) -> jax.Array:
+        return jnp.asarray([n[name] for n in networks], dtype)
+
+    hyper = Hyper(
+        lr=column("lr"),
+        update_sd=column("update_sd"),
+        label_scale=column(label_key),
+        input_sd=column("input_sd"),
+    )
+    return Batch(
+        spec=spec,
+        networks=networks,
+        data=data,
+        x=jnp.asarray(np.stack([d.inputs for d in data]), dtype),
+        y=jnp.asarray(np.stack([d.targets for d in data]), dtype),
+        hyper=hyper,
+        streams=_stack(streams),
+        state0=_stack(states),
+    )
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def _state_arrays(state: TrainState) -> dict[str, np.ndarray]:
+    leaves = jax.tree.leaves(state)
+    return {f"state/{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
+
+
+def _restore_state(template: TrainState, arrays: dict[str, np.ndarray]) -> TrainState:
+    treedef = jax.tree.structure(template)
+    n = len(jax.tree.leaves(template))
+    leaves = [jnp.asarray(arrays[f"state/{i}"]) for i in range(n)]
+    restored: TrainState = jax.tree.unflatten(treedef, leaves)
+    return restored
+
+
+@dataclass
+class Records:
+    """The measurements recorded so far: one row per record point, one column per network."""
+
+    steps: list[int]
+    values: dict[str, list[np.ndarray]]
+    diverged_step: np.ndarray  # (B,) step at which a network diverged, -1 if it has not
+    diverged_reason: np.ndarray  # (B,) index into DIVERGENCE_REASONS
+
+    @classmethod
+    def empty(cls, n_networks: int) -> Records:
+        return cls(
+            steps=[],
+            values={k: [] for k in RECORDED},
+            diverged_step=np.full(n_networks, -1, np.int64),
+            diverged_reason=np.zeros(n_networks, np.int64),
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {
+            "rec/step": np.asarray(self.steps, np.int64),
+            "rec/diverged_step": self.diverged_step,
+            "rec/diverged_reason": self.diverged_reason,
+        }
+        for k, v in self.values.items():
+            out[f"rec/{k}"] = np.asarray(v, np.float64).reshape(len(self.steps), -1)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Records:
+        return cls(
+            steps=[int(s) for s in arrays["rec/step"]],
+            values={k: list(arrays[f"rec/{k}"]) for k in RECORDED},
+            diverged_step=arrays["rec/diverged_step"].copy(),
+            diverged_reason=arrays["rec/diverged_reason"].copy(),
+        )
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def _network_coords(networks: list[dict[str, float]]) -> dict[str, Any]:
+    coords: dict[str, Any] = {"network": np.arange(len(networks))}
+    for name in networks[0]:
+        dtype = np.int64 if name == "seed" else np.float64
+        coords[name] = ("network", np.asarray([n[name] for n in networks], dtype))
+    return coords
+
+
+def _timeseries(cfg: RunConfig, batch: Batch, rec: Records) -> xr.Dataset:
+    coords = _network_coords(batch.networks)
+    coords["step"] = ("time", np.asarray(rec.steps, np.int64))
+    ds = xr.Dataset(
+        {
+            k: (("time", "network"), np.asarray(v).reshape(len(rec.steps), -1))
+            for k, v in rec.values.items()
+        },
+        coords=coords,
+    )
+    ds["diverged_step"] = ("network", rec.diverged_step)
+    ds["diverged_reason"] = (
+        "network",
+        np.asarray([DIVERGENCE_REASONS[i] for i in rec.diverged_reason]),
+    )
+    ds["loss"].attrs["long_name"] = "mean squared error on the clean data (paper eq. 2)"
+    ds["log_loss"].attrs["long_name"] = "log10(MSE / var(targets)); 0 = predicting the mean"
+    ds["active"].attrs["long_name"] = "fraction of (sample, unit) pairs with h > 0"
+    ds["active_units"].attrs["long_name"] = "fraction of units with h > 0 for at least one sample"
+    ds.attrs["config"] = json.dumps(to_dict(cfg), sort_keys=True)
+    ds.attrs["driftlab_version"] = __version__
+    return ds
+
+
+def _data_dataset(batch: Batch) -> xr.Dataset:
+    coords = _network_coords(batch.networks)
+    ds = xr.Dataset(
+        {
+            "inputs": (("network", "sample", "input"), np.stack([d.inputs for d in batch.data])),
+            "targets": (("network", "sample", "output"), np.stack([d.targets for d in batch.data])),
+        },
+        coords=coords,
+    )
+    if batch.data[0].positions is not None:
+        ds["positions"] = (
+            ("network", "sample", "axis"),
+            np.stack([d.positions for d in batch.data if d.positions is not None]),
+        )
+    if batch.data[0].headings is not None:
+        ds["headings"] = (
+            ("network", "sample"),
+            np.stack([d.headings for d in batch.data if d.headings is not None]),
+        )
+    return ds
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass(frozen=True)
+class RunResult:
+    out_dir: Path
+    status: str  # "complete" or "diverged"
+    step: int
+    steps_per_second: float
+
+
+class RunDirError(ConfigError):
+    """The output directory holds something else."""
+
+
+def _check_out_dir(cfg: RunConfig, out_dir: Path) -> bool:
+    """True when ``out_dir`` holds this config's run (to resume); raise if it holds another."""
+    stored = out_dir / "config.yaml"
+    if stored.is_file():
+        old = parse_config(yaml.safe_load(stored.read_text()) or {})
+        if to_dict(old) != to_dict(cfg):
+            diff = _first_difference(to_dict(old), to_dict(cfg))
+            raise RunDirError(
+                f"--out '{out_dir}': holds a run of another config ({diff}); "
+                "choose another --out or delete it"
+            )
+        return True
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise RunDirError(f"--out '{out_dir}': exists and is not a driftlab run directory")
+    return False
+
+
+def _first_difference(a: Any, b: Any, path: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in a:
+            if a[key] != b.get(key):
+                return _first_difference(a[key], b.get(key), f"{path}.{key}" if path else key)
+    return f"field '{path}': {a!r} there, {b!r} here"
+
+
+def _divergence(m_loss: np.ndarray, m_units: np.ndarray) -> np.ndarray:
+    reason = np.zeros(m_loss.shape, np.int64)
+    reason[m_units == 0] = 3
+    reason[m_loss > LOSS_LIMIT] = 2
+    reason[np.isnan(m_loss)] = 1
+    return reason
+
+
+ProgressFn = Callable[[int, int, float], None]
+
+
+def float_context(dtype: str) -> contextlib.AbstractContextManager[Any]:
+    """JAX's 64-bit mode for float64 runs, scoped to the run (no global switch)."""
+    return jax.enable_x64(dtype == "float64")  # type: ignore[no-any-return,operator]
+
+
+def execute(
+    cfg: RunConfig,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+    on_chunk: ProgressFn | None = None,
+) -> RunResult:
+    """Train the batch of ``cfg`` into ``out_dir``, resuming from its checkpoint if any.
+
+    ``on_chunk(step, total, steps_per_second)`` is called after every chunk.
+    Raises :class:`RunDirError` if ``out_dir`` holds a different run.
+    """
+    with float_context(cfg.model.dtype):
+        return _execute(cfg, Path(out_dir), progress=progress, on_chunk=on_chunk)
+
+
+def _execute(
+    cfg: RunConfig, out_dir: Path, *, progress: bool, on_chunk: ProgressFn | None
+) -> RunResult:
+    out = out_dir
+    resuming = _check_out_dir(cfg, out)
+    status_path = out / "status.json"
+    if resuming and status_path.is_file():
+        status = json.loads(status_path.read_text())
+        if status.get("state") in ("complete", "diverged"):
+            return RunResult(
+                out, status["state"], int(status["step"]), float(status.get("steps_per_second", 0))
+            )
+
+    batch = prepare(cfg)
+    chunk_fn = make_chunk(batch.spec)
+    measure_fn = make_measure(cfg.model.activation)
+    schedule = record_steps(cfg.train.steps, cfg.record.every, cfg.record.log_points)
+    ckpt_path = out / "checkpoint.npz"
+
+    if resuming and ckpt_path.is_file():
+        arrays = read_npz(ckpt_path)
+        state = _restore_state(batch.state0, arrays)
+        rec = Records.from_arrays(arrays)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        write_netcdf(out / "data.nc", _data_dataset(batch))
+        state, rec = batch.state0, Records.empty(len(batch.networks))
+
+    def checkpoint(st: TrainState, state_name: str, speed: float) -> None:
+        write_npz(ckpt_path, {**_state_arrays(st), **rec.arrays()})
+        write_json(
+            status_path,
+            {
+                "state": state_name,
+                "step": int(np.asarray(st.step).max()),
+                "total_steps": cfg.train.steps,
+                "networks": len(batch.networks),
+                "steps_per_second": speed,
+                "diverged": [
+                    {"network": i, "step": int(s), "reason": DIVERGENCE_REASONS[int(r)]}
+                    for i, (s, r) in enumerate(
+                        zip(rec.diverged_step, rec.diverged_reason, strict=True)
+                    )
+                    if s >= 0
+                ],
+            },
+        )
+
+    def record(st: TrainState) -> None:
+        step = int(np.asarray(st.step)[0])
+        m = measure_fn(st.params, batch.x, batch.y)
+        loss = np.asarray(m.loss, np.float64)
+        rec.steps.append(step)
+        rec.values["loss"].append(loss)
+        rec.values["log_loss"].append(_log_loss(loss, batch))
+        rec.values["active"].append(np.asarray(m.active, np.float64))
+        rec.values["active_units"].append(np.asarray(m.active_units, np.float64))
+        reason = _divergence(loss, np.asarray(m.active_units))
+        newly = (reason > 0) & (rec.diverged_step < 0)
+        rec.diverged_step[newly] = step
+        rec.diverged_reason[newly] = reason[newly]
+        snaps = out / "snapshots"
+        if cfg.record.hidden:
+            write_npz(
+                snaps / f"hidden_{step:012d}.npz", {"hidden": np.asarray(m.hidden, np.float32)}
+            )
+        if cfg.record.params:
+            write_npz(
+                snaps / f"params_{step:012d}.npz",
+                dict(zip(Params._fields, map(np.asarray, st.params), strict=True)),
+            )
+        write_netcdf(out / "timeseries.nc", _timeseries(cfg, batch, rec))
+
+    current = int(np.asarray(state.step)[0])
+    if not rec.steps:
+        record(state)
+        checkpoint(state, "running", 0.0)
+    bar = _progress_bar(cfg.train.steps, current, len(batch.networks)) if progress else None
+    speed, t_start, steps_start = 0.0, time.perf_counter(), current
+    for target in schedule[schedule > current]:
+        while current < target:
+            n = int(min(cfg.record.chunk, target - current))
+            state = chunk_fn(state, batch.x, batch.y, batch.hyper, batch.streams, jnp.int32(n))
+            jax.block_until_ready(state)  # type: ignore[no-untyped-call]
+            current += n
+            elapsed = time.perf_counter() - t_start
+            speed = (current - steps_start) / elapsed if elapsed > 0 else 0.0
+            if current == target:
+                record(state)
+            checkpoint(state, "running", speed)
+            if bar is not None:
+                bar.update(n)
+                bar.set_postfix(
+                    log_loss=f"{float(np.nanmean(rec.values['log_loss'][-1])):.2f}",
+                    active_units=f"{float(np.nanmean(rec.values['active_units'][-1])):.2f}",
+                )
+            if on_chunk is not None:
+                on_chunk(current, cfg.train.steps, speed)
+        if np.all(rec.diverged_step >= 0):
+            break
+    if bar is not None:
+        bar.close()
+    final = "diverged" if np.all(rec.diverged_step >= 0) else "complete"
+    _consolidate(cfg, batch, rec, out)
+    checkpoint(state, final, speed)
+    return RunResult(out, final, current, speed)
+
+
+def _log_loss(loss: np.ndarray, batch: Batch) -> np.ndarray:
+    """log10(MSE / var(y)) per network, var over all samples and outputs."""
+    var = np.asarray(jnp.var(batch.y.reshape(batch.y.shape[0], -1), axis=1), np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.log10(loss / var))
+
+
+def _consolidate(cfg: RunConfig, batch: Batch, rec: Records, out: Path) -> None:
+    """Gather the per-record snapshot files into activity.nc (and params.nc)."""
+    snaps = out / "snapshots"
+    steps = np.asarray(rec.steps, np.int64)
+    coords = {**_network_coords(batch.networks), "step": ("time", steps)}
+    if cfg.record.hidden:
+        hidden = np.stack([read_npz(snaps / f"hidden_{s:012d}.npz")["hidden"] for s in steps])
+        ds = xr.Dataset({"hidden": (("time", "network", "sample", "unit"), hidden)}, coords=coords)
+        ds["hidden"].attrs["long_name"] = "hidden activity h = act(x m^T + b)"
+        write_netcdf(out / "activity.nc", ds)
+    if cfg.record.params:
+        loaded = [read_npz(snaps / f"params_{s:012d}.npz") for s in steps]
+        dims = {"m": ("unit", "input"), "b": ("unit",), "n": ("output", "unit")}
+        ds = xr.Dataset(
+            {k: (("time", "network", *dims[k]), np.stack([p[k] for p in loaded])) for k in dims},
+            coords=coords,
+        )
+        write_netcdf(out / "params.nc", ds)
+    if snaps.exists():
+        shutil.rmtree(snaps)
+
+
+def _progress_bar(total: int, initial: int, networks: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="step",
+        unit_scale=True,
+        desc=f"training {networks} network{'s' if networks > 1 else ''}",
+        dynamic_ncols=True,
+        smoothing=0.1,
+    )
+
+
+def load_run(out_dir: str | Path) -> dict[str, xr.Dataset]:
+    """The datasets of a run directory: timeseries, data, and activity/params if present."""
+    out = Path(out_dir)
+    found = {}
+    for name in ("timeseries", "data", "activity", "params"):
+        path = out / f"{name}.nc"
+        if path.is_file():
+            found[name] = open_netcdf(path)
+    if "timeseries" not in found:
+        raise FileNotFoundError(f"'{out}' holds no timeseries.nc: not a driftlab run directory")
+    return found

@@ -1,0 +1,81 @@
+"""Atomic files: every file a run writes appears whole or not at all.
+
+A file is written to a temporary name in the same directory, flushed to disk,
+then renamed over the target with ``os.replace`` (atomic on POSIX).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+NETCDF_ENGINE = "h5netcdf"
+
+
+def _file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp_path)`` then move the result onto ``path`` atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _FILE_MODE)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text(path: Path, text: str) -> None:
+    def _write(p: Path) -> None:
+        p.write_text(text)
+
+    atomic_write(path, _write)
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    def _write(p: Path) -> None:
+        with open(p, "wb") as fh:
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
+
+    atomic_write(path, _write)
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def write_netcdf(path: Path, dataset: xr.Dataset) -> None:
+    def _write(p: Path) -> None:
+        dataset.to_netcdf(str(p), engine="h5netcdf")
+
+    atomic_write(path, _write)
+
+
+def open_netcdf(path: str | Path) -> xr.Dataset:
+    """Load a netCDF file written by driftlab fully into memory."""
+    return xr.load_dataset(path, engine=NETCDF_ENGINE)

@@ -1,0 +1,50 @@
+"""Shared fixtures: small configs and a helper to run the CLI as a user types it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from driftlab.config import RunConfig, parse_config
+
+TINY: dict[str, Any] = {
+    "seed": 0,
+    "model": {"hidden": 24},
+    "task": {"corridor": {"n_samples": 40}},
+    "train": {"steps": 600, "lr": 0.1},
+    "noise": {"update": {"sd": 0.02}},
+    "record": {"every": 200, "chunk": 100},
+}
+
+
+@pytest.fixture
+def tiny_raw() -> dict[str, Any]:
+    import copy
+
+    return copy.deepcopy(TINY)
+
+
+@pytest.fixture
+def tiny_cfg(tiny_raw: dict[str, Any]) -> RunConfig:
+    return parse_config(tiny_raw)
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``driftlab ARGS`` in a subprocess, as a user would."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "driftlab.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )

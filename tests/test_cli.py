@@ -1,0 +1,81 @@
+"""The command line as a user types it, in a subprocess."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import TINY, run_cli
+
+
+def test_run_tiny_yaml_config(tmp_path: Path) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    done = run_cli("run", str(config), "--out", str(tmp_path / "out"), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "run directory:" in done.stdout
+    assert "active units" in done.stdout
+    assert (tmp_path / "out" / "timeseries.nc").is_file()
+    assert (tmp_path / "out" / "activity.nc").is_file()
+    # rerunning a finished run changes nothing and succeeds
+    again = run_cli("run", str(config), "--out", str(tmp_path / "out"), "--quiet")
+    assert again.returncode == 0, again.stderr
+    # the same directory with another config is refused, naming the field
+    other = run_cli("run", str(config), "--out", str(tmp_path / "out"), "--set", "train.steps=700")
+    assert other.returncode == 2
+    assert "train.steps" in other.stderr
+
+
+def test_run_toml_config_and_overrides(tmp_path: Path) -> None:
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        "seed = [0, 1]\n[model]\nhidden = 16\n[task.corridor]\nn_samples = 30\n"
+        "[train]\nsteps = 300\n[record]\nevery = 100\n"
+    )
+    done = run_cli(
+        "run",
+        str(config),
+        "--set",
+        "noise.update.sd=[0.0,0.02]",
+        "--out",
+        str(tmp_path / "o"),
+        "--quiet",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("network ") == 4  # 2 seeds x 2 noise levels
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--set", "model.hiden=3"], "model.hiden"),
+        (["--set", "train.steps=abc"], "train.steps"),
+        (["--set", "noise.update.sd=-0.1"], "noise.update.sd"),
+        (["--set", "model.activation=gelu"], "model.activation"),
+        (["--set", "task.corridor.texture_mapping=square"], "task.corridor.texture_mapping"),
+        (["--set", "noise.label.width=0.5"], "noise.label.width"),
+        (["--set", "seed=[0, -1]"], "seed"),
+        (["--set", "nothing"], "--set"),
+        (["--preset", "fig9"], "preset"),
+        (["missing.yaml"], "missing.yaml"),
+    ],
+)
+def test_bad_input_one_line_exit_2_nothing_written(
+    tmp_path: Path, args: list[str], field: str
+) -> None:
+    out = tmp_path / "never"
+    done = run_cli("run", *args, "--out", str(out), cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("driftlab: error:")
+    assert field in lines[0]
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_choice_lists_allowed_values(tmp_path: Path) -> None:
+    done = run_cli("run", "--set", "model.init=medium", "--out", str(tmp_path / "x"))
+    assert "allowed: rich, lazy" in done.stderr

@@ -1,0 +1,172 @@
+"""Runs on disk: layout, schedule, resume (in process and after killing a real process)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from driftlab.config import parse_config, to_dict
+from driftlab.run import DIVERGENCE_REASONS, _divergence, execute, load_run, record_steps
+from driftlab.storage import read_npz
+
+
+def test_record_steps() -> None:
+    np.testing.assert_array_equal(record_steps(1000, every=250), [0, 250, 500, 750, 1000])
+    np.testing.assert_array_equal(record_steps(1000, every=300), [0, 300, 600, 900, 1000])
+    log = record_steps(10**6, log_points=30)
+    assert log[0] == 0 and log[-1] == 10**6 and len(log) <= 31
+    assert np.all(np.diff(np.log10(log[log > 100])) > 0)
+    assert len(record_steps(1000)) == 101  # default: 100 records
+
+
+def test_run_directory_is_complete(tmp_path: Path, tiny_cfg) -> None:
+    result = execute(tiny_cfg, tmp_path / "run", progress=False)
+    assert result.status == "complete" and result.step == 600
+    out = tmp_path / "run"
+    names = {p.name for p in out.iterdir()}
+    assert names == {
+        "config.yaml",
+        "data.nc",
+        "timeseries.nc",
+        "activity.nc",
+        "checkpoint.npz",
+        "status.json",
+    }
+    stored = parse_config(yaml.safe_load((out / "config.yaml").read_text()))
+    assert to_dict(stored) == to_dict(tiny_cfg)
+    ds = load_run(out)
+    ts = ds["timeseries"]
+    np.testing.assert_array_equal(ts.step.values, [0, 200, 400, 600])
+    for name in ("loss", "log_loss", "active", "active_units"):
+        assert ts[name].shape == (4, 1) and np.all(np.isfinite(ts[name].values))
+    assert ds["activity"]["hidden"].shape == (4, 1, 40, 24)
+    assert ds["data"]["positions"].shape == (1, 40, 2)
+    # training lowers the loss from its initial value
+    assert float(ts.log_loss[-1, 0]) < float(ts.log_loss[0, 0])
+
+
+def test_params_snapshots_on_request(tmp_path: Path, tiny_raw) -> None:
+    tiny_raw["record"]["params"] = True
+    execute(parse_config(tiny_raw), tmp_path / "run", progress=False)
+    params = load_run(tmp_path / "run")["params"]
+    assert params["m"].shape == (4, 1, 24, 18)
+    ckpt = read_npz(tmp_path / "run" / "checkpoint.npz")
+    np.testing.assert_array_equal(params["m"].values[-1], ckpt["state/0"])
+
+
+class _InterruptError(Exception):
+    pass
+
+
+def _final(out: Path) -> dict[str, Any]:
+    ckpt = read_npz(out / "checkpoint.npz")
+    ds = load_run(out)
+    return {
+        **{k: v for k, v in ckpt.items() if k.startswith("state/")},
+        **{k: ds["timeseries"][k].values for k in ("loss", "active_units", "step")},
+        "hidden": ds["activity"]["hidden"].values,
+    }
+
+
+def _assert_identical(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_resume_in_process_equals_uninterrupted(tmp_path: Path, tiny_cfg) -> None:
+    execute(tiny_cfg, tmp_path / "a", progress=False)
+
+    def stop(step: int, total: int, speed: float) -> None:
+        if step == 300:
+            raise _InterruptError
+
+    with pytest.raises(_InterruptError):
+        execute(tiny_cfg, tmp_path / "b", progress=False, on_chunk=stop)
+    status = yaml.safe_load((tmp_path / "b" / "status.json").read_text())
+    assert status["state"] == "running" and status["step"] == 300
+    result = execute(tiny_cfg, tmp_path / "b", progress=False)
+    assert result.step == 600
+    _assert_identical(_final(tmp_path / "a"), _final(tmp_path / "b"))
+
+
+def _command(args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "driftlab.cli", "run", *args, "--quiet"]
+
+
+def _cli_ok(args: list[str]) -> None:
+    done = subprocess.run(_command(args), capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_kill_and_rerun_is_bit_identical(tmp_path: Path) -> None:
+    config = tmp_path / "kill.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"hidden": 64},
+                "task": {"corridor": {"n_samples": 60}},
+                "train": {"steps": 120_000},
+                "noise": {"update": {"sd": 0.03}},
+                "record": {"every": 20_000, "chunk": 2_000},
+            }
+        )
+    )
+    _cli_ok([str(config), "--out", str(tmp_path / "whole")])
+
+    killed = subprocess.Popen(
+        _command([str(config), "--out", str(tmp_path / "killed")]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    status = tmp_path / "killed" / "status.json"
+    deadline = time.monotonic() + 300
+    step = 0
+    while time.monotonic() < deadline:
+        if status.is_file():
+            try:
+                step = yaml.safe_load(status.read_text())["step"]
+            except (yaml.YAMLError, TypeError):
+                step = 0
+            if step >= 30_000:
+                break
+        time.sleep(0.02)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait(timeout=60)
+    assert 30_000 <= step < 120_000, "the run must be killed mid-way"
+    assert not (tmp_path / "killed" / "activity.nc").exists()
+
+    _cli_ok([str(config), "--out", str(tmp_path / "killed")])
+    _assert_identical(_final(tmp_path / "whole"), _final(tmp_path / "killed"))
+
+
+def test_divergence_stops_the_run_with_a_reason(tmp_path: Path, tiny_raw) -> None:
+    tiny_raw["train"]["lr"] = 50.0
+    result = execute(parse_config(tiny_raw), tmp_path / "run", progress=False)
+    assert result.status == "diverged"
+    assert result.step < 600
+    ts = load_run(tmp_path / "run")["timeseries"]
+    assert str(ts.diverged_reason.values[0]) in DIVERGENCE_REASONS[1:]
+    assert int(ts.diverged_step.values[0]) >= 0
+
+
+def test_divergence_reasons() -> None:
+    loss = np.array([0.1, np.nan, 11.0, 0.2, np.nan])
+    units = np.array([0.5, 0.0, 0.3, 0.0, 0.2])
+    reasons = [DIVERGENCE_REASONS[i] for i in _divergence(loss, units)]
+    assert reasons == [
+        "",
+        "loss is NaN",
+        "loss above 10",
+        "every hidden unit silent",
+        "loss is NaN",
+    ]
