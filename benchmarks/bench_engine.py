@@ -69,8 +69,20 @@ def matmul_ceiling(size: int, repeats: int = 5) -> float:
     return 2 * size**3 / t / 1e9
 
 
-def bench_shape(shape: Shape, steps: int, *, noise: bool, generator: str = "hash") -> float:
-    """Network-steps per second of the engine's chunk for ``shape``."""
+def bench_shape(
+    shape: Shape,
+    steps: int,
+    *,
+    noise: bool,
+    generator: str = "hash",
+    static: bool = False,
+    unroll: int = 1,
+) -> float:
+    """Network-steps per second of the engine's chunk for ``shape``.
+
+    ``static``: a fixed-length ``lax.scan`` chunk of ``steps`` steps instead of the
+    dynamic-length loop.
+    """
     import jax
     import jax.numpy as jnp
 
@@ -93,7 +105,7 @@ def bench_shape(shape: Shape, steps: int, *, noise: bool, generator: str = "hash
     hyper = Hyper(
         lr=0.1 * ones, update_sd=shape.update_sd * ones, label_scale=0 * ones, input_sd=0 * ones
     )
-    chunk = make_chunk(spec)
+    chunk = make_chunk(spec, static_steps=steps if static else None, unroll=unroll)
     out = chunk(state, x, y, hyper, stream, jnp.int32(10))  # compile
     jax.block_until_ready(out)
 
@@ -156,8 +168,17 @@ def main() -> None:
         probe = bench_shape(shape, 200, noise=True)
         steps = max(200, int(probe * args.seconds / shape.networks))
         row: dict[str, Any] = {"shape": shape.name, "networks": shape.networks, "steps": steps}
-        for label, noisy in (("noise", True), ("no_noise", False)):
-            rate = bench_shape(shape, steps, noise=noisy)
+        variants: list[tuple[str, bool, bool, int]] = [
+            ("noise", True, False, 1),
+            ("no_noise", False, False, 1),
+        ]
+        if args.gpu:
+            variants += [
+                ("noise_static_scan", True, True, 1),
+                ("noise_static_unroll8", True, True, 8),
+            ]
+        for label, noisy, static, unroll in variants:
+            rate = bench_shape(shape, steps, noise=noisy, static=static, unroll=unroll)
             gflops = rate * flops / 1e9
             row[label] = {"network_steps_per_s": rate, "gflops": gflops, "ratio": gflops / ceiling}
         p = n_params(shape.d_in, shape.hidden, shape.d_out)
@@ -167,6 +188,12 @@ def main() -> None:
             row["noise_share"] = p / normals * row["noise"]["network_steps_per_s"]
         results["shapes"].append(row)
         n, q = row["noise"], row["no_noise"]
+        for extra in ("noise_static_scan", "noise_static_unroll8"):
+            if extra in row:
+                print(
+                    f"  {extra}: {row[extra]['network_steps_per_s']:,.0f} network-steps/s "
+                    f"({100 * row[extra]['ratio']:.2f}% of ceiling)"
+                )
         print(
             f"{shape.name}: {n['network_steps_per_s']:,.0f} network-steps/s with update noise "
             f"({n['gflops']:.1f} GFLOP/s, {100 * n['ratio']:.1f}% of ceiling); "

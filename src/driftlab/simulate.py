@@ -157,14 +157,36 @@ def make_step(
 
 
 def make_chunk(
-    spec: EngineSpec,
+    spec: EngineSpec, *, static_steps: int | None = None, unroll: int = 1
 ) -> Callable[[TrainState, jax.Array, jax.Array, Hyper, Streams, jax.Array], TrainState]:
     """A jitted chunk for a batch of networks: ``n_steps`` steps of each, vmapped.
 
     All arguments but ``n_steps`` carry a leading batch axis. ``n_steps`` is traced,
-    so chunks of any length reuse one compilation.
+    so chunks of any length reuse one compilation. With ``static_steps`` the chunk
+    is instead a ``lax.scan`` of exactly that many steps (``n_steps`` is ignored,
+    ``unroll`` steps per loop iteration): the trip count is known to the compiler,
+    which spares a GPU the per-iteration host round trip of a dynamic loop.
     """
     step = make_step(spec)
+
+    if static_steps is not None:
+        length = static_steps
+
+        def static_chunk(
+            state: TrainState,
+            x: jax.Array,
+            y: jax.Array,
+            hyper: Hyper,
+            streams: Streams,
+            n_steps: jax.Array,
+        ) -> TrainState:
+            def body(s: TrainState, _: None) -> tuple[TrainState, None]:
+                return step(s, x, y, hyper, streams), None
+
+            out, _ = lax.scan(body, state, None, length=length, unroll=unroll)
+            return out
+
+        return jax.jit(jax.vmap(static_chunk, in_axes=(0, 0, 0, 0, 0, None)))  # type: ignore[no-any-return]
 
     def chunk(
         state: TrainState,
