@@ -1,23 +1,28 @@
 """Engine throughput: network-steps per second and GFLOP/s against a measured ceiling.
 
-Usage (CPU, one core, as in benchmarks/RESULTS.md):
+Usage (CPU, pinned to one core, as in benchmarks/RESULTS.md):
 
     python benchmarks/bench_engine.py
     python benchmarks/bench_engine.py --gpu          # on a machine with a GPU
     python benchmarks/bench_engine.py --json out.json
 
-Each shape is timed with update noise (the science configuration), without it
-(to show the cost of drawing the noise) and, for scale, the noise draws alone.
-The ceiling is a large float32 matmul timed in the same process on the same
-device (one core on a CPU), so the printed ratio is to a limit, not a bare time.
+The ceiling is a large float32 matmul at full precision, on the same device (one
+core on a CPU). Shared machines drift in speed, so each figure is measured in
+interleaved rounds: the ceiling, then the engine, then the ceiling again..., and
+the ratio is taken round by round; the median round is reported with the
+spread. Each shape is timed with update noise (the science configuration),
+without it (the cost of the noise), and with autodiff instead of the
+hand-written gradient; on a GPU also as a fixed-length ``lax.scan``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,17 +52,35 @@ GPU_SHAPES = (
 )
 
 
-def _best_time(fn: Any, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    noise: bool = True
+    gradient: str = "manual"
+    static: bool = False
+    unroll: int = 1
 
 
-def matmul_ceiling(size: int, repeats: int = 5) -> float:
-    """GFLOP/s of a (size x size) @ (size x size) float32 matmul at full precision."""
+CPU_VARIANTS = (
+    Variant("noise"),
+    Variant("no_noise", noise=False),
+    Variant("noise_autodiff", gradient="autodiff"),
+)
+GPU_VARIANTS = (
+    *CPU_VARIANTS,
+    Variant("noise_static_scan", static=True),
+    Variant("noise_static_unroll8", static=True, unroll=8),
+)
+
+
+def _seconds(fn: Callable[[], None]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def make_matmul(size: int) -> Callable[[], None]:
+    """One (size x size) @ (size x size) float32 matmul at full precision, compiled."""
     import jax
     import jax.numpy as jnp
     from jax import lax
@@ -65,37 +88,24 @@ def matmul_ceiling(size: int, repeats: int = 5) -> float:
     a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
     mm = jax.jit(lambda u: jnp.matmul(u, u, precision=lax.Precision.HIGHEST))
     mm(a).block_until_ready()
-    t = _best_time(lambda: mm(a).block_until_ready(), repeats)
-    return 2 * size**3 / t / 1e9
+    return lambda: mm(a).block_until_ready()  # type: ignore[no-any-return]
 
 
-def bench_shape(
-    shape: Shape,
-    steps: int,
-    *,
-    noise: bool,
-    generator: str = "hash",
-    static: bool = False,
-    unroll: int = 1,
-) -> float:
-    """Network-steps per second of the engine's chunk for ``shape``.
-
-    ``static``: a fixed-length ``lax.scan`` chunk of ``steps`` steps instead of the
-    dynamic-length loop.
-    """
+def make_engine(shape: Shape, steps: int, variant: Variant) -> Callable[[], None]:
+    """A compiled chunk of ``steps`` steps of ``shape``'s batch, ready to time."""
     import jax
     import jax.numpy as jnp
 
     from driftlab.model import init_params
     from driftlab.simulate import EngineSpec, Hyper, init_state, make_chunk, make_streams
 
-    spec = EngineSpec(update_noise=noise, generator=generator)
+    spec = EngineSpec(update_noise=variant.noise, gradient=variant.gradient)
     keys = jax.random.split(jax.random.key(0), shape.networks)
     states, streams = [], []
     for k in keys:
         p = init_params(k, shape.d_in, shape.hidden, shape.d_out, regime="rich")
         states.append(init_state(spec, p, 0.1))
-        streams.append(make_streams(generator, k))
+        streams.append(make_streams("hash", k))
     state = jax.tree.map(lambda *xs: jnp.stack(xs), *states)
     stream = jax.tree.map(lambda *xs: jnp.stack(xs), *streams)
     b = shape.networks
@@ -105,42 +115,77 @@ def bench_shape(
     hyper = Hyper(
         lr=0.1 * ones, update_sd=shape.update_sd * ones, label_scale=0 * ones, input_sd=0 * ones
     )
-    chunk = make_chunk(spec, static_steps=steps if static else None, unroll=unroll)
-    out = chunk(state, x, y, hyper, stream, jnp.int32(10))  # compile
-    jax.block_until_ready(out)
+    chunk = make_chunk(spec, static_steps=steps if variant.static else None, unroll=variant.unroll)
+    n = jnp.int32(steps)
+    jax.block_until_ready(chunk(state, x, y, hyper, stream, n))  # compile and warm up
 
     def go() -> None:
-        jax.block_until_ready(chunk(state, x, y, hyper, stream, jnp.int32(steps)))
+        jax.block_until_ready(chunk(state, x, y, hyper, stream, n))
 
-    return steps * b / _best_time(go, 3)
+    return go
 
 
-def bench_noise(n: int, steps: int, generator: str) -> float:
-    """Standard normals per second from the engine's generator, n per step."""
+def interleaved(
+    engine: Callable[[], None], matmul: Callable[[], None], rounds: int
+) -> tuple[list[float], list[float]]:
+    """Seconds of the engine and of the ceiling matmul (best of 3), alternately."""
+    t_engine, t_matmul = [], []
+    for _ in range(rounds):
+        t_matmul.append(min(_seconds(matmul) for _ in range(3)))
+        t_engine.append(_seconds(engine))
+    return t_engine, t_matmul
+
+
+def bench_noise(n: int, steps: int) -> float:
+    """Nanoseconds per standard normal of the hash generator, n numbers per step."""
     import jax
     import jax.numpy as jnp
     from jax import lax
 
     from driftlab import noise
 
-    stream = noise.make_stream(generator, jax.random.key(0))  # type: ignore[arg-type]
+    stream = noise.make_stream("hash", jax.random.key(0))
 
     @jax.jit
     def draw(k: jax.Array) -> jax.Array:
         def body(t: jax.Array, acc: jax.Array) -> jax.Array:
-            return acc + noise.normal(generator, k, t, (n,))  # type: ignore[arg-type]
+            return acc + noise.normal("hash", k, t, (n,))
 
         return lax.fori_loop(0, steps, body, jnp.zeros(n))
 
     draw(stream).block_until_ready()
-    return n * steps / _best_time(lambda: draw(stream).block_until_ready(), 3)
+    best = min(_seconds(lambda: draw(stream).block_until_ready()) for _ in range(3))
+    return 1e9 * best / (n * steps)
+
+
+def bench_threefry(n: int, steps: int) -> float:
+    """Nanoseconds per standard normal of jax.random's threefry, for comparison."""
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    from driftlab import noise
+
+    key = jax.random.key(0)
+
+    @jax.jit
+    def draw(k: jax.Array) -> jax.Array:
+        def body(t: jax.Array, acc: jax.Array) -> jax.Array:
+            return acc + noise.normal("threefry", k, t, (n,))
+
+        return lax.fori_loop(0, steps, body, jnp.zeros(n))
+
+    draw(key).block_until_ready()
+    best = min(_seconds(lambda: draw(key).block_until_ready()) for _ in range(3))
+    return 1e9 * best / (n * steps)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpu", action="store_true", help="benchmark the default GPU device")
     parser.add_argument("--all-cores", action="store_true", help="do not pin to one CPU core")
-    parser.add_argument("--seconds", type=float, default=2.0, help="target seconds per timing")
+    parser.add_argument("--seconds", type=float, default=1.0, help="seconds per timed chunk")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per figure")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -154,64 +199,58 @@ def main() -> None:
 
     device = jax.devices()[0]
     print(f"device: {device.device_kind} ({device.platform}), jax {jax.__version__}")
-    ceiling = matmul_ceiling(8192 if args.gpu else 2048)
-    print(f"ceiling: float32 matmul {ceiling:,.0f} GFLOP/s (full precision)")
-    results: dict[str, Any] = {
-        "device": device.device_kind,
-        "ceiling_gflops": ceiling,
-        "shapes": [],
-    }
-    shapes = GPU_SHAPES if args.gpu else CPU_SHAPES
-    for shape in shapes:
+    size = 8192 if args.gpu else 2048
+    matmul = make_matmul(size)
+    ceiling_flops = 2 * size**3
+    results: dict[str, Any] = {"device": device.device_kind, "jax": jax.__version__, "shapes": []}
+    for shape in GPU_SHAPES if args.gpu else CPU_SHAPES:
         flops = flops_per_step(shape.samples, shape.d_in, shape.hidden, shape.d_out)
-        # calibrate the step count to about args.seconds
-        probe = bench_shape(shape, 200, noise=True)
-        steps = max(200, int(probe * args.seconds / shape.networks))
+        probe = make_engine(shape, 200, Variant("noise"))
+        steps = max(200, int(200 * args.seconds / _seconds(probe)))
         row: dict[str, Any] = {"shape": shape.name, "networks": shape.networks, "steps": steps}
-        variants: list[tuple[str, bool, bool, int]] = [
-            ("noise", True, False, 1),
-            ("no_noise", False, False, 1),
-        ]
-        if args.gpu:
-            variants += [
-                ("noise_static_scan", True, True, 1),
-                ("noise_static_unroll8", True, True, 8),
+        print(f"{shape.name}: {shape.networks} network(s) x {steps:,} steps per round")
+        for variant in GPU_VARIANTS if args.gpu else CPU_VARIANTS:
+            t_engine, t_matmul = interleaved(
+                make_engine(shape, steps, variant), matmul, args.rounds
+            )
+            rates = [steps * shape.networks / t for t in t_engine]
+            ratios = [
+                (rate * flops) / (ceiling_flops / tm)
+                for rate, tm in zip(rates, t_matmul, strict=True)
             ]
-        for label, noisy, static, unroll in variants:
-            rate = bench_shape(shape, steps, noise=noisy, static=static, unroll=unroll)
-            gflops = rate * flops / 1e9
-            row[label] = {"network_steps_per_s": rate, "gflops": gflops, "ratio": gflops / ceiling}
-        p = n_params(shape.d_in, shape.hidden, shape.d_out)
-        if shape.networks == 1:
-            normals = bench_noise(p, max(200, steps // 4), "hash")
-            row["noise_ns_per_normal"] = 1e9 / normals
-            row["noise_share"] = p / normals * row["noise"]["network_steps_per_s"]
-        results["shapes"].append(row)
-        n, q = row["noise"], row["no_noise"]
-        for extra in ("noise_static_scan", "noise_static_unroll8"):
-            if extra in row:
-                print(
-                    f"  {extra}: {row[extra]['network_steps_per_s']:,.0f} network-steps/s "
-                    f"({100 * row[extra]['ratio']:.2f}% of ceiling)"
-                )
-        print(
-            f"{shape.name}: {n['network_steps_per_s']:,.0f} network-steps/s with update noise "
-            f"({n['gflops']:.1f} GFLOP/s, {100 * n['ratio']:.1f}% of ceiling); "
-            f"{q['network_steps_per_s']:,.0f} without noise ({100 * q['ratio']:.1f}%)"
-            + (
-                f"; noise {row['noise_ns_per_normal']:.2f} ns/normal = "
-                f"{100 * row['noise_share']:.0f}% of a noisy step"
-                if "noise_share" in row
-                else ""
-            )
-        )
-    if not args.gpu:
-        for gen in ("hash", "threefry"):
-            rate = bench_noise(18_000, 2000, gen)
-            results[f"noise_{gen}_ns"] = 1e9 / rate
+            ceilings = [ceiling_flops / tm / 1e9 for tm in t_matmul]
+            rate = statistics.median(rates)
+            row[variant.label] = {
+                "network_steps_per_s": rate,
+                "gflops": rate * flops / 1e9,
+                "ratio_median": statistics.median(ratios),
+                "ratio_min": min(ratios),
+                "ratio_max": max(ratios),
+                "ceiling_gflops_median": statistics.median(ceilings),
+            }
+            r = row[variant.label]
             print(
-                f"normal draws, generator {gen!r}: {1e9 / rate:.2f} ns per number (18,000 a step)"
+                f"  {variant.label:22s} {rate:>12,.0f} network-steps/s  "
+                f"{r['gflops']:7.1f} GFLOP/s  "
+                f"ratio to ceiling {100 * r['ratio_median']:5.1f}% "
+                f"[{100 * r['ratio_min']:.1f}-{100 * r['ratio_max']:.1f}%]  "
+                f"(ceiling {r['ceiling_gflops_median']:,.0f} GFLOP/s)"
             )
+        if shape.networks == 1:
+            p = n_params(shape.d_in, shape.hidden, shape.d_out)
+            ns = bench_noise(p, max(200, steps // 4))
+            row["noise_ns_per_normal"] = ns
+            row["noise_share"] = p * ns * 1e-9 * row["noise"]["network_steps_per_s"]
+            print(
+                f"  noise: {p:,} normals a step at {ns:.2f} ns = "
+                f"{100 * row['noise_share']:.0f}% of a noisy step"
+            )
+        results["shapes"].append(row)
+    if not args.gpu:
+        for name, fn in (("hash", bench_noise), ("threefry", bench_threefry)):
+            ns = fn(18_000, 2000)
+            results[f"noise_{name}_ns"] = ns
+            print(f"normal draws, generator {name!r}: {ns:.2f} ns per number (18,000 a step)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

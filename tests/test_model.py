@@ -101,3 +101,19 @@ def test_forward_has_hidden_bias_and_no_output_bias() -> None:
     out = forward(p, jnp.zeros((4, 2)))
     np.testing.assert_allclose(np.asarray(out), 3.0)  # relu(1) + relu(-1) + relu(2)
     assert float(forward(p._replace(b=jnp.zeros(3)), jnp.zeros((1, 2)))[0, 0]) == 0.0
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "leaky_relu", "softplus"])
+def test_hand_written_engine_gradient_equals_autodiff_float64(problem, activation: str) -> None:
+    from driftlab.model import mse_grad
+
+    p, x, y = problem
+    with jax.enable_x64(True):
+        params = Params(*(jnp.asarray(a, jnp.float64) for a in p))
+        manual = mse_grad(params, jnp.asarray(x), jnp.asarray(y), activation)
+        auto = jax.grad(mse_loss)(params, jnp.asarray(x), jnp.asarray(y), activation)
+        for g_manual, g_auto in zip(manual, auto, strict=True):
+            assert g_manual.shape == g_auto.shape
+            np.testing.assert_allclose(
+                np.asarray(g_manual), np.asarray(g_auto), rtol=1e-12, atol=1e-15
+            )

@@ -75,3 +75,24 @@ def test_uniform_moments(generator: str) -> None:
     assert u.min() >= 0 and u.max() < 1
     assert abs(u.mean() - 0.5) < 5 * np.sqrt(1 / 12 / N)
     assert abs(u.var() - 1 / 12) < 5 * np.sqrt(1 / 180 / N)
+
+
+def test_no_correlation_across_lanes_or_lags() -> None:
+    """A (steps x lanes) block of draws: lag-k autocorrelations and lane-lane
+    correlations are those of independent numbers (|r| < 5/sqrt(samples))."""
+    stream = noise.make_stream("hash", jax.random.key(3))
+    steps, lanes = 2000, 1000
+    draw = jax.jit(jax.vmap(lambda t: noise.hash_normal(stream, t, lanes)))
+    z = np.asarray(draw(jnp.arange(steps, dtype=jnp.int32)), np.float64)
+    for lag in (1, 2, 3, 7, 64):
+        r = np.mean(z[lag:] * z[:-lag]) / np.mean(z * z)
+        assert abs(r) < 5 / np.sqrt(z[lag:].size)
+    corr = np.corrcoef(z[:, :200].T)
+    off = corr[~np.eye(200, dtype=bool)]
+    # 19,900 pairs: the largest |r| of independent series of 2000 stays below ~5/sqrt(2000)
+    assert np.max(np.abs(off)) < 5.5 / np.sqrt(steps)
+    # mean pairwise r of n independent series: sd sqrt(2 / steps) / (n - 1)
+    assert abs(off.mean()) < 5 * np.sqrt(2 / steps) / 199
+    # per-lane means over time behave like means of 2000 independent normals
+    lane_means = z.mean(axis=0)
+    assert abs(lane_means.var() * steps - 1) < 5 * np.sqrt(2 / lanes)

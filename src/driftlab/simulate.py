@@ -28,7 +28,7 @@ import optax
 from jax import lax
 
 from driftlab import noise
-from driftlab.model import Params, hidden_activity, mse_loss
+from driftlab.model import Params, hidden_activity, mse_grad, mse_loss
 from driftlab.rules import RULE_FACTORIES
 
 
@@ -44,6 +44,7 @@ class EngineSpec:
     update_noise: bool = False
     label_noise: bool = False
     input_noise: bool = False
+    gradient: str = "manual"  # "manual": model.mse_grad; "autodiff": jax.grad(mse_loss)
 
 
 class Hyper(NamedTuple):
@@ -143,7 +144,10 @@ def make_step(
     ) -> TrainState:
         t = state.step
         x, y = perturb_data(spec, x, y, hyper, streams, t)
-        grads = jax.grad(mse_loss)(state.params, x, y, spec.activation)
+        if spec.gradient == "manual":
+            grads = mse_grad(state.params, x, y, spec.activation)
+        else:
+            grads = jax.grad(mse_loss)(state.params, x, y, spec.activation)
         if spec.update_noise and spec.update_form == "gradient":
             grads = _add_noise(spec, grads, hyper.update_sd, streams.update, t)
         rule = RULE_FACTORIES[spec.rule](hyper.lr)
