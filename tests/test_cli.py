@@ -44,7 +44,10 @@ def test_run_toml_config_and_overrides(tmp_path: Path) -> None:
         "--quiet",
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count("network ") == 4  # 2 seeds x 2 noise levels
+    summary = [line for line in done.stdout.splitlines() if line.startswith("  network ")]
+    assert len(summary) == 4  # 2 seeds x 2 noise levels
+    figures = [line for line in done.stdout.splitlines() if line.startswith("figure (network")]
+    assert len(figures) == 4
 
 
 @pytest.mark.parametrize(

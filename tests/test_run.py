@@ -26,6 +26,8 @@ def test_record_steps() -> None:
     assert log[0] == 0 and log[-1] == 10**6 and len(log) <= 31
     assert np.all(np.diff(np.log10(log[log > 100])) > 0)
     assert len(record_steps(1000)) == 101  # default: 100 records
+    # every wins over log_points (a preset's log spacing, a user's --set record.every)
+    np.testing.assert_array_equal(record_steps(1000, every=500, log_points=30), [0, 500, 1000])
 
 
 def test_run_directory_is_complete(tmp_path: Path, tiny_cfg) -> None:
@@ -46,8 +48,19 @@ def test_run_directory_is_complete(tmp_path: Path, tiny_cfg) -> None:
     ds = load_run(out)
     ts = ds["timeseries"]
     np.testing.assert_array_equal(ts.step.values, [0, 200, 400, 600])
-    for name in ("loss", "log_loss", "active", "active_units"):
-        assert ts[name].shape == (4, 1) and np.all(np.isfinite(ts[name].values))
+    for name in (
+        "loss",
+        "log_loss",
+        "log_loss_rel",
+        "active",
+        "active_units",
+        "mean_si",
+        "n_place_units",
+        "decoding_error",
+    ):
+        assert ts[name].shape == (4, 1) and np.all(np.isfinite(ts[name].values)), name
+    # the mean estimator's loss is below the overall variance, so log_loss_rel > log_loss
+    assert np.all(ts.log_loss_rel.values >= ts.log_loss.values)
     assert ds["activity"]["hidden"].shape == (4, 1, 40, 24)
     assert ds["data"]["positions"].shape == (1, 40, 2)
     # training lowers the loss from its initial value

@@ -57,12 +57,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="run directory (default: runs/<preset-or-config>-<hash>)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument(
+        "--no-figures", action="store_true", help="do not write Figure 2 next to the run"
+    )
+    run.add_argument(
         "--cpus",
         type=_cpus,
         default=os.environ.get("DRIFTLAB_CPUS", "1"),
         help="CPU cores this process may use (default 1, fastest for one small network; 'all')",
     )
+    fig = sub.add_parser(
+        "figure",
+        help="draw a paper figure from a run directory",
+        description="Draw a paper figure from stored results (never runs a simulation).",
+    )
+    fig.add_argument("name", choices=FIGURES, help="which figure: fig2 (Figure 2 B-E)")
+    fig.add_argument("run_dir", help="a run directory written by 'driftlab run'")
+    fig.add_argument("--out", help="folder for the PNG and PDF (default: RUN_DIR/figures)")
+    fig.add_argument("--network", type=int, default=0, help="which network of a batch (default 0)")
     return parser
+
+
+FIGURES = ("fig2",)
 
 
 def _default_out(config: str | None, preset: str | None, digest: str) -> Path:
@@ -94,6 +109,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"driftlab: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     _summarise(result.out_dir)
+    if not args.no_figures and result.status == "complete" and cfg.record.hidden:
+        from driftlab.plots import write_fig2
+
+        for i in range(n_networks):
+            paths = write_fig2(result.out_dir, network=i)
+            print(f"figure (network {i}): {paths[0]}  (and .pdf)")
     if result.status == "diverged":
         print(
             f"driftlab: every network diverged; see {result.out_dir / 'status.json'}",
@@ -123,10 +144,33 @@ def _summarise(out_dir: Path) -> None:
         )
 
 
+def _cmd_figure(args: argparse.Namespace) -> int:
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "timeseries.nc").is_file():
+        print(
+            f"driftlab: error: run_dir '{run_dir}': not a driftlab run directory "
+            "(no timeseries.nc)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    from driftlab.plots import write_fig2
+
+    try:
+        paths = write_fig2(run_dir, args.out, network=args.network)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"driftlab: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in paths:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return _cmd_run(args)
+    if args.command == "figure":
+        return _cmd_figure(args)
     return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
 
 

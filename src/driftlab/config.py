@@ -142,8 +142,10 @@ class NoiseConfig:
 
 @dataclass(frozen=True)
 class RecordConfig:
-    """When the host records (every ``every`` steps, or ``log_points`` log-spaced
-    times), how many steps one compiled chunk runs at most, and what is stored."""
+    """When the host records, how many steps one compiled chunk runs at most, and
+    what is stored. Records: every ``every`` steps when ``every`` > 0 (it wins),
+    else ``log_points`` log-spaced times when > 0, else 100 evenly spaced times;
+    always at step 0 and at the last step."""
 
     every: int = field(default=0, metadata={"min": 0})
     log_points: int = field(default=0, metadata={"min": 0})
@@ -258,8 +260,6 @@ def _check_consistency(cfg: RunConfig) -> None:
             f"must be 0 when noise.label.kind is {label.kind!r} "
             f"(gaussian uses noise.label.sd, uniform uses noise.label.width)",
         )
-    if cfg.record.every and cfg.record.log_points:
-        raise _fail("record.log_points", "give either record.every or record.log_points, not both")
 
 
 def parse_config(raw: Mapping[str, Any]) -> RunConfig:

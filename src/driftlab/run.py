@@ -34,7 +34,7 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from driftlab import __version__
+from driftlab import __version__, metrics
 from driftlab.config import ConfigError, RunConfig, parse_config, to_dict
 from driftlab.model import Params, init_params
 from driftlab.simulate import (
@@ -52,13 +52,23 @@ from driftlab.tasks import TaskData, corridor_task
 
 DIVERGENCE_REASONS = ("", "loss is NaN", "loss above 10", "every hidden unit silent")
 LOSS_LIMIT = 10.0
-RECORDED = ("loss", "log_loss", "active", "active_units")
+RECORDED = (
+    "loss",
+    "log_loss",
+    "log_loss_rel",
+    "active",
+    "active_units",
+    "mean_si",
+    "n_place_units",
+    "decoding_error",
+)
 
 
 def record_steps(total: int, every: int = 0, log_points: int = 0) -> np.ndarray:
-    """The steps at which the host records: 0, then every ``every`` steps, or
-    ``log_points`` log-spaced steps, always ending at ``total``. Default: 100 records."""
-    if log_points:
+    """The steps at which the host records: 0, then every ``every`` steps (it wins
+    when > 0), or ``log_points`` log-spaced steps, always ending at ``total``.
+    Default: 100 records."""
+    if log_points and not every:
         steps = np.unique(np.round(np.logspace(0, np.log10(total), log_points)).astype(np.int64))
     else:
         every = every or max(1, total // 100)
@@ -232,6 +242,13 @@ def _timeseries(cfg: RunConfig, batch: Batch, rec: Records) -> xr.Dataset:
     ds["log_loss"].attrs["long_name"] = "log10(MSE / var(targets)); 0 = predicting the mean"
     ds["active"].attrs["long_name"] = "fraction of (sample, unit) pairs with h > 0"
     ds["active_units"].attrs["long_name"] = "fraction of units with h > 0 for at least one sample"
+    ds["log_loss_rel"].attrs["long_name"] = "log10(MSE / MSE of the per-output mean estimator)"
+    ds["mean_si"].attrs["long_name"] = "mean Skaggs spatial information of place units (bits)"
+    ds["n_place_units"].attrs["long_name"] = "number of units with spatial information > 0.01 bits"
+    ds["decoding_error"].attrs["long_name"] = (
+        "mean absolute error decoding the direction-signed position from h "
+        "(nearest rate-map template, trajectory halves cross-validated)"
+    )
     ds.attrs["config"] = json.dumps(to_dict(cfg), sort_keys=True)
     ds.attrs["driftlab_version"] = __version__
     return ds
@@ -386,9 +403,10 @@ def _execute(
         loss = np.asarray(m.loss, np.float64)
         rec.steps.append(step)
         rec.values["loss"].append(loss)
-        rec.values["log_loss"].append(_log_loss(loss, batch))
         rec.values["active"].append(np.asarray(m.active, np.float64))
         rec.values["active_units"].append(np.asarray(m.active_units, np.float64))
+        for name, value in _host_metrics(loss, np.asarray(m.hidden, np.float64), batch).items():
+            rec.values[name].append(value)
         reason = _divergence(loss, np.asarray(m.active_units))
         newly = (reason > 0) & (rec.diverged_step < 0)
         rec.diverged_step[newly] = step
@@ -440,11 +458,32 @@ def _execute(
     return RunResult(out, final, current, speed)
 
 
-def _log_loss(loss: np.ndarray, batch: Batch) -> np.ndarray:
-    """log10(MSE / var(y)) per network, var over all samples and outputs."""
-    var = np.asarray(jnp.var(batch.y.reshape(batch.y.shape[0], -1), axis=1), np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(np.log10(loss / var))
+def _host_metrics(loss: np.ndarray, hidden: np.ndarray, batch: Batch) -> dict[str, np.ndarray]:
+    """Per-network measurements of a record point that need the task's positions.
+
+    log_loss, log_loss_rel (driftlab.metrics.loss); with positions: Skaggs spatial
+    information of rate maps over the direction-signed position (100 bins), the
+    number of place units (SI > 0.01 bits) and their mean SI, and the
+    cross-validated decoding error of the signed position (metrics.drift).
+    """
+    out: dict[str, list[float]] = {
+        k: [] for k in ("log_loss", "log_loss_rel", "mean_si", "n_place_units", "decoding_error")
+    }
+    for i, task in enumerate(batch.data):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["log_loss"].append(float(metrics.log_loss(loss[i], task.targets)))
+            out["log_loss_rel"].append(float(metrics.log_loss_rel(loss[i], task.targets)))
+        if task.positions is None or not np.all(np.isfinite(hidden[i])):
+            for name in ("mean_si", "n_place_units", "decoding_error"):
+                out[name].append(float("nan"))
+            continue
+        position = metrics.signed_position(task.positions[:, 1])
+        maps = metrics.rate_maps(hidden[i], position)
+        si = metrics.spatial_information(maps.maps, maps.occupancy)
+        out["mean_si"].append(float(metrics.mean_place_si(si)))
+        out["n_place_units"].append(float(np.count_nonzero(metrics.place_units(si))))
+        out["decoding_error"].append(metrics.decoding_error(hidden[i], position))
+    return {k: np.asarray(v, np.float64) for k, v in out.items()}
 
 
 def _consolidate(cfg: RunConfig, batch: Batch, rec: Records, out: Path) -> None:

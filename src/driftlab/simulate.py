@@ -160,39 +160,36 @@ def make_step(
     return step
 
 
+def default_batching() -> str:
+    """``"vmap"`` on accelerators; ``"map"`` on CPUs, where XLA's batched matmuls of
+    small networks ran several times slower than a loop over networks
+    (benchmarks/RESULTS.md)."""
+    return "map" if jax.default_backend() == "cpu" else "vmap"
+
+
 def make_chunk(
-    spec: EngineSpec, *, static_steps: int | None = None, unroll: int = 1
+    spec: EngineSpec,
+    *,
+    static_steps: int | None = None,
+    unroll: int = 1,
+    batching: str | None = None,
 ) -> Callable[[TrainState, jax.Array, jax.Array, Hyper, Streams, jax.Array], TrainState]:
-    """A jitted chunk for a batch of networks: ``n_steps`` steps of each, vmapped.
+    """A jitted chunk for a batch of networks: ``n_steps`` steps of each.
 
     All arguments but ``n_steps`` carry a leading batch axis. ``n_steps`` is traced,
     so chunks of any length reuse one compilation. With ``static_steps`` the chunk
     is instead a ``lax.scan`` of exactly that many steps (``n_steps`` is ignored,
     ``unroll`` steps per loop iteration): the trip count is known to the compiler,
     which spares a GPU the per-iteration host round trip of a dynamic loop.
+
+    ``batching``: ``"vmap"`` runs the networks in lockstep as one batched program;
+    ``"map"`` runs them one after another inside the same compiled program
+    (``lax.map``). Both give each network the same result; ``None`` picks
+    :func:`default_batching`.
     """
     step = make_step(spec)
 
-    if static_steps is not None:
-        length = static_steps
-
-        def static_chunk(
-            state: TrainState,
-            x: jax.Array,
-            y: jax.Array,
-            hyper: Hyper,
-            streams: Streams,
-            n_steps: jax.Array,
-        ) -> TrainState:
-            def body(s: TrainState, _: None) -> tuple[TrainState, None]:
-                return step(s, x, y, hyper, streams), None
-
-            out, _ = lax.scan(body, state, None, length=length, unroll=unroll)
-            return out
-
-        return jax.jit(jax.vmap(static_chunk, in_axes=(0, 0, 0, 0, 0, None)))  # type: ignore[no-any-return]
-
-    def chunk(
+    def one(
         state: TrainState,
         x: jax.Array,
         y: jax.Array,
@@ -200,13 +197,34 @@ def make_chunk(
         streams: Streams,
         n_steps: jax.Array,
     ) -> TrainState:
-        out: TrainState = lax.fori_loop(
+        if static_steps is not None:
+
+            def body(s: TrainState, _: None) -> tuple[TrainState, None]:
+                return step(s, x, y, hyper, streams), None
+
+            out, _ = lax.scan(body, state, None, length=static_steps, unroll=unroll)
+            return out
+        looped: TrainState = lax.fori_loop(
             0, n_steps, lambda _, s: step(s, x, y, hyper, streams), state
         )
+        return looped
+
+    mode = batching or default_batching()
+    if mode == "vmap":
+        return jax.jit(jax.vmap(one, in_axes=(0, 0, 0, 0, 0, None)))  # type: ignore[no-any-return]
+
+    def mapped(
+        state: TrainState,
+        x: jax.Array,
+        y: jax.Array,
+        hyper: Hyper,
+        streams: Streams,
+        n_steps: jax.Array,
+    ) -> TrainState:
+        out: TrainState = lax.map(lambda a: one(*a, n_steps), (state, x, y, hyper, streams))
         return out
 
-    batched = jax.vmap(chunk, in_axes=(0, 0, 0, 0, 0, None))
-    return jax.jit(batched)  # type: ignore[no-any-return]
+    return jax.jit(mapped)  # type: ignore[no-any-return]
 
 
 class Measurement(NamedTuple):

@@ -1,0 +1,53 @@
+"""Measurements of drift: pure functions over numpy arrays (REFERENCE.md, "Measurements").
+
+They take arrays, not simulations, so they serve recorded experimental data as
+well: hidden activity ``h`` (samples, units), positions (samples,), targets
+(samples, outputs), series over time.
+
+* :mod:`~driftlab.metrics.loss`: log loss against trivial predictors (Fig. 2B).
+* :mod:`~driftlab.metrics.activity`: fraction active, active units (Fig. 2C, 3A).
+* :mod:`~driftlab.metrics.ratemaps`: direction-signed position, rate maps,
+  spatial information, place units (Fig. 2C-D).
+* :mod:`~driftlab.metrics.drift`: rate-map and population-vector correlations,
+  position decoding (Fig. 2E-F).
+* :mod:`~driftlab.metrics.timescale`: exponential fit of sparsification (Fig. 3B).
+"""
+
+from driftlab.metrics.activity import fraction_active, fraction_active_units
+from driftlab.metrics.drift import (
+    decoding_error,
+    population_vector_correlation,
+    ratemap_correlation_matrix,
+)
+from driftlab.metrics.loss import log_loss, log_loss_rel, mean_estimator_mse
+from driftlab.metrics.ratemaps import (
+    RateMaps,
+    mean_place_si,
+    place_units,
+    rate_maps,
+    signed_position,
+    smooth_maps,
+    spatial_information,
+)
+from driftlab.metrics.timescale import ExponentialFit, fit_exponential, log10_rate
+
+__all__ = [
+    "ExponentialFit",
+    "RateMaps",
+    "decoding_error",
+    "fit_exponential",
+    "fraction_active",
+    "fraction_active_units",
+    "log10_rate",
+    "log_loss",
+    "log_loss_rel",
+    "mean_estimator_mse",
+    "mean_place_si",
+    "place_units",
+    "population_vector_correlation",
+    "rate_maps",
+    "ratemap_correlation_matrix",
+    "signed_position",
+    "smooth_maps",
+    "spatial_information",
+]

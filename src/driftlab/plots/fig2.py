@@ -1,0 +1,241 @@
+"""Figure 2 B-E of Ratzon, Derdikman & Barak (2023) from a corridor run directory.
+
+B: log loss over steps (0 = the mean estimator). C: fraction of active units and
+mean spatial information of place units over steps. D: rate maps at four times
+in a 4 x 4 grid, row r sorted by each unit's peak position at time r, every map
+normalised to its maximum. E: mean Pearson correlation of rate maps between
+recorded times, over units that are place units at both times.
+
+Reads stored results only (``timeseries.nc``, ``activity.nc``, ``data.nc``); it
+never runs a simulation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from driftlab.metrics import (
+    place_units,
+    rate_maps,
+    ratemap_correlation_matrix,
+    signed_position,
+    spatial_information,
+)
+
+N_BINS = 100
+SMOOTH_SD = 6.0  # bins, as the paper displays rate maps
+MAX_E_TIMES = 60
+
+
+@dataclass(frozen=True)
+class Fig2Data:
+    """What Figure 2 plots, computed from a run (one network of its batch)."""
+
+    title: str
+    steps: np.ndarray  # (records,) of the time series
+    log_loss_rel: np.ndarray  # (records,)
+    active_units: np.ndarray  # (records,)
+    mean_si: np.ndarray  # (records,)
+    map_steps: np.ndarray  # (snapshots,) steps of the hidden-activity snapshots
+    maps: np.ndarray  # (snapshots, units, bins) smoothed rate maps, NaN bins filled
+    place: np.ndarray  # (snapshots, units) place units (SI > 0.01 bits)
+    edges: np.ndarray  # (bins + 1,) signed-position bin edges
+    corr: np.ndarray  # (k, k) rate-map correlation matrix over k <= 60 snapshots
+    corr_steps: np.ndarray  # (k,)
+
+
+def _fill_nan_bins(maps: np.ndarray) -> np.ndarray:
+    """Linear interpolation over bins never visited, per map (display only)."""
+    out = maps.copy()
+    bins = np.arange(maps.shape[-1])
+    for row in out.reshape(-1, maps.shape[-1]):
+        ok = np.isfinite(row)
+        if ok.any() and not ok.all():
+            row[~ok] = np.interp(bins[~ok], bins[ok], row[ok])
+    return out
+
+
+def _title(config: dict[str, Any], network: int, coords: dict[str, float], run_dir: Path) -> str:
+    model, train = config["model"], config["train"]
+    form = config["noise"]["update"]["form"]
+    return (
+        f"{run_dir.name} (network {network}): corridor, H={model['hidden']} {model['init']}, "
+        f"GD lr {coords['lr']:g}, {form}-noise sd {coords['update_sd']:g}, "
+        f"seed {int(coords['seed'])}, {train['steps']:,} steps"
+    )
+
+
+def fig2_data(run_dir: str | Path, network: int = 0) -> Fig2Data:
+    """Compute every panel's data from a run directory."""
+    from driftlab.run import load_run
+
+    run_dir = Path(run_dir)
+    ds = load_run(run_dir)
+    if "activity" not in ds:
+        raise FileNotFoundError(
+            f"'{run_dir}' has no activity.nc: Figure 2 needs hidden-activity snapshots "
+            "(record.hidden: true) of a finished run"
+        )
+    ts, act, data = ds["timeseries"], ds["activity"], ds["data"]
+    n_networks = ts.sizes["network"]
+    if not 0 <= network < n_networks:
+        raise ValueError(f"--network: expected 0..{n_networks - 1}, got {network}")
+    if "positions" not in data:
+        raise ValueError(f"'{run_dir}': the task has no positions, so no rate maps")
+    position = signed_position(data["positions"].values[network, :, 1])
+    hidden = act["hidden"].values[:, network]  # (snapshots, samples, units)
+    raw = [rate_maps(h, position, N_BINS) for h in hidden]
+    si = np.stack([spatial_information(r.maps, r.occupancy) for r in raw])
+    place = place_units(si)
+    smooth = np.stack([rate_maps(h, position, N_BINS, smooth_sd=SMOOTH_SD).maps for h in hidden])
+    pick = np.unique(np.linspace(0, len(hidden) - 1, min(len(hidden), MAX_E_TIMES)).astype(int))
+    corr = ratemap_correlation_matrix(smooth[pick], place[pick])
+    config = json.loads(ts.attrs["config"])
+    coords = {k: float(ts[k].values[network]) for k in ("lr", "update_sd", "seed")}
+    mean_si = (
+        ts["mean_si"].values[:, network] if "mean_si" in ts else np.full(ts.sizes["time"], np.nan)
+    )
+    return Fig2Data(
+        title=_title(config, network, coords, run_dir),
+        steps=ts["step"].values,
+        log_loss_rel=ts["log_loss_rel"].values[:, network],
+        active_units=ts["active_units"].values[:, network],
+        mean_si=mean_si,
+        map_steps=act["step"].values,
+        maps=_fill_nan_bins(smooth),
+        place=place,
+        edges=raw[0].edges,
+        corr=corr,
+        corr_steps=act["step"].values[pick],
+    )
+
+
+def _four_times(steps: np.ndarray) -> np.ndarray:
+    """Four snapshot indices: just after the fast phase, two in between, the last.
+
+    The first is the first snapshot at or after 1% of the run, then log-spaced.
+    """
+    last = len(steps) - 1
+    start = int(np.searchsorted(steps, 0.01 * steps[-1]))
+    start = min(max(start, 1), last)
+    idx = np.unique(np.round(np.geomspace(start, last, 4)).astype(int))
+    while len(idx) < 4:  # few snapshots: repeat the last
+        idx = np.append(idx, last)
+    return idx
+
+
+def _step_axis(ax: Any, steps: np.ndarray) -> np.ndarray:
+    ax.set_xscale("log")
+    ax.set_xlabel("training step")
+    return np.asarray(np.maximum(steps, 1))
+
+
+def plot_fig2(d: Fig2Data) -> Any:
+    """The matplotlib figure of panels B-E."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(13, 9.5), layout="constrained")
+    subfigs: Any = fig.subfigures(2, 1, height_ratios=[1, 1.45])
+    top, bottom = subfigs[0], subfigs[1]
+    ax_b, ax_c, ax_e = top.subplots(1, 3, width_ratios=[1, 1.15, 1])
+    fig.suptitle(d.title, fontsize=10)
+
+    x = _step_axis(ax_b, d.steps)
+    ax_b.plot(x, d.log_loss_rel, color="black", lw=1.2)
+    ax_b.axhline(0, color="grey", lw=0.8, ls=":")
+    ax_b.set_ylabel("log10 loss  (0 = mean estimator)")
+    ax_b.set_title("B  loss", loc="left", fontweight="bold")
+
+    x = _step_axis(ax_c, d.steps)
+    ax_c.plot(x, d.active_units, color="tab:red", lw=1.2)
+    ax_c.set_ylabel("fraction of active units", color="tab:red")
+    ax_c.set_ylim(0, 1.02)
+    ax_si = ax_c.twinx()
+    ax_si.plot(x, d.mean_si, color="tab:blue", lw=1.2)
+    ax_si.set_ylabel("mean SI of place units (bits)", color="tab:blue")
+    ax_c.set_title("C  sparsification and information", loc="left", fontweight="bold")
+
+    ticks = np.arange(len(d.corr_steps))
+    im = ax_e.imshow(d.corr, vmin=0, vmax=1, cmap="viridis", origin="lower")
+    labels = [f"{s:.0e}" if s >= 1000 else str(int(s)) for s in d.corr_steps]
+    every = max(1, len(ticks) // 5)
+    ax_e.set_xticks(ticks[::every], labels[::every], rotation=45, fontsize=7)
+    ax_e.set_yticks(ticks[::every], labels[::every], fontsize=7)
+    ax_e.set_xlabel("training step")
+    ax_e.set_ylabel("training step")
+    top.colorbar(im, ax=ax_e, shrink=0.8, label="rate-map correlation")
+    ax_e.set_title("E  rate-map correlation", loc="left", fontweight="bold")
+
+    times = _four_times(d.map_steps)
+    axes = bottom.subplots(4, 4, sharex=True)
+    bottom.suptitle(
+        "D  rate maps at four times (columns); row r sorted by peak position at time r; "
+        "each map normalised to its maximum; place units of the sorting time",
+        fontsize=9,
+        x=0.02,
+        ha="left",
+    )
+    extent = (d.edges[0], d.edges[-1], 0, 1)
+    for r, t_sort in enumerate(times):
+        units = np.flatnonzero(d.place[t_sort])
+        order = (
+            units[np.argsort(np.nanargmax(d.maps[t_sort][units], axis=1))] if units.size else units
+        )
+        for c, t_show in enumerate(times):
+            ax = axes[r, c]
+            m = d.maps[t_show][order]
+            peak = np.nanmax(m, axis=1, keepdims=True) if m.size else m
+            with np.errstate(invalid="ignore", divide="ignore"):
+                img = np.where(peak > 0, m / peak, 0.0) if m.size else np.zeros((1, N_BINS))
+            ax.imshow(
+                img,
+                aspect="auto",
+                cmap="jet",
+                vmin=0,
+                vmax=1,
+                extent=extent,
+                interpolation="nearest",
+            )
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"step {int(d.map_steps[t_show]):,}", fontsize=9)
+            if c == 0:
+                ax.set_ylabel(
+                    f"sorted @ {int(d.map_steps[t_sort]):,}\n{len(order)} units", fontsize=8
+                )
+            if r == 3:
+                ax.set_xlabel("signed position (- down, + up)", fontsize=8)
+    return fig
+
+
+def write_fig2(
+    run_dir: str | Path, out_dir: str | Path | None = None, *, network: int = 0
+) -> list[Path]:
+    """Write ``fig2.png`` and ``fig2.pdf`` (default: RUN_DIR/figures); returns the paths."""
+    import matplotlib.pyplot as plt
+
+    from driftlab.storage import atomic_write
+
+    d = fig2_data(run_dir, network)
+    fig = plot_fig2(d)
+    target = Path(out_dir) if out_dir is not None else Path(run_dir) / "figures"
+    suffix = "" if network == 0 else f"_network{network}"
+    paths = []
+    for ext in ("png", "pdf"):
+        path = target / f"fig2{suffix}.{ext}"
+
+        def save(p: Path, fmt: str = ext) -> None:
+            fig.savefig(p, format=fmt, dpi=150)
+
+        atomic_write(path, save)
+        paths.append(path)
+    plt.close(fig)
+    return paths
