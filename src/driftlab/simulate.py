@@ -221,7 +221,11 @@ def make_chunk(
         streams: Streams,
         n_steps: jax.Array,
     ) -> TrainState:
-        out: TrainState = lax.map(lambda a: one(*a, n_steps), (state, x, y, hyper, streams))
+        def network(args: tuple[TrainState, jax.Array, jax.Array, Hyper, Streams]) -> TrainState:
+            st, xs, ys, hy, sm = args
+            return one(st, xs, ys, hy, sm, n_steps)
+
+        out: TrainState = lax.map(network, (state, x, y, hyper, streams))
         return out
 
     return jax.jit(mapped)  # type: ignore[no-any-return]
