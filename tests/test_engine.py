@@ -199,3 +199,25 @@ def test_hyper_is_per_network(tiny_raw) -> None:
     batch = prepare(_cfg(tiny_raw, noise__update={"sd": [0.0, 0.02]}))
     assert isinstance(batch.hyper, Hyper)
     np.testing.assert_allclose(np.asarray(batch.hyper.update_sd), [0.0, 0.02])
+
+
+def test_vmap_and_map_batching_agree(tiny_raw) -> None:
+    cfg = _cfg(tiny_raw, seed=[0, 1, 2], noise__update={"sd": [0.0, 0.03]})
+    batch = prepare(cfg)
+    outs = []
+    for mode in ("vmap", "map"):
+        chunk = make_chunk(batch.spec, batching=mode)
+        outs.append(
+            chunk(batch.state0, batch.x, batch.y, batch.hyper, batch.streams, jnp.int32(25))
+        )
+    for u, v in zip(jax.tree.leaves(outs[0]), jax.tree.leaves(outs[1]), strict=True):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=2e-5, atol=1e-6)
+
+
+def test_static_scan_chunk_equals_dynamic(tiny_raw) -> None:
+    batch = prepare(_cfg(tiny_raw))
+    dynamic = make_chunk(batch.spec)
+    static = make_chunk(batch.spec, static_steps=20, unroll=4)
+    args = (batch.state0, batch.x, batch.y, batch.hyper, batch.streams, jnp.int32(20))
+    for u, v in zip(jax.tree.leaves(dynamic(*args)), jax.tree.leaves(static(*args)), strict=True):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=2e-5, atol=1e-6)
