@@ -136,47 +136,26 @@ def interleaved(
     return t_engine, t_matmul
 
 
-def bench_noise(n: int, steps: int) -> float:
-    """Nanoseconds per standard normal of the hash generator, n numbers per step."""
+def bench_noise(n: int, steps: int, generator: str = "hash") -> float:
+    """Nanoseconds per standard normal of a generator ("hash" or "threefry"), n a step."""
     import jax
     import jax.numpy as jnp
     from jax import lax
 
     from driftlab import noise
 
-    stream = noise.make_stream("hash", jax.random.key(0))
+    gen: noise.Generator = "hash" if generator == "hash" else "threefry"
+    stream = noise.make_stream(gen, jax.random.key(0))
 
     @jax.jit
     def draw(k: jax.Array) -> jax.Array:
         def body(t: jax.Array, acc: jax.Array) -> jax.Array:
-            return acc + noise.normal("hash", k, t, (n,))
+            return acc + noise.normal(gen, k, t, (n,))
 
         return lax.fori_loop(0, steps, body, jnp.zeros(n))
 
     draw(stream).block_until_ready()
     best = min(_seconds(lambda: draw(stream).block_until_ready()) for _ in range(3))
-    return 1e9 * best / (n * steps)
-
-
-def bench_threefry(n: int, steps: int) -> float:
-    """Nanoseconds per standard normal of jax.random's threefry, for comparison."""
-    import jax
-    import jax.numpy as jnp
-    from jax import lax
-
-    from driftlab import noise
-
-    key = jax.random.key(0)
-
-    @jax.jit
-    def draw(k: jax.Array) -> jax.Array:
-        def body(t: jax.Array, acc: jax.Array) -> jax.Array:
-            return acc + noise.normal("threefry", k, t, (n,))
-
-        return lax.fori_loop(0, steps, body, jnp.zeros(n))
-
-    draw(key).block_until_ready()
-    best = min(_seconds(lambda: draw(key).block_until_ready()) for _ in range(3))
     return 1e9 * best / (n * steps)
 
 
@@ -247,8 +226,8 @@ def main() -> None:
             )
         results["shapes"].append(row)
     if not args.gpu:
-        for name, fn in (("hash", bench_noise), ("threefry", bench_threefry)):
-            ns = fn(18_000, 2000)
+        for name in ("hash", "threefry"):
+            ns = bench_noise(18_000, 2000, name)
             results[f"noise_{name}_ns"] = ns
             print(f"normal draws, generator {name!r}: {ns:.2f} ns per number (18,000 a step)")
     if args.json:

@@ -455,6 +455,8 @@ def _execute(
     final = "diverged" if np.all(rec.diverged_step >= 0) else "complete"
     _consolidate(cfg, batch, rec, out)
     checkpoint(state, final, speed)
+    # only now, with the final state on disk, are the per-record files redundant
+    shutil.rmtree(out / "snapshots", ignore_errors=True)
     return RunResult(out, final, current, speed)
 
 
@@ -504,8 +506,6 @@ def _consolidate(cfg: RunConfig, batch: Batch, rec: Records, out: Path) -> None:
             coords=coords,
         )
         write_netcdf(out / "params.nc", ds)
-    if snaps.exists():
-        shutil.rmtree(snaps)
 
 
 def _progress_bar(total: int, initial: int, networks: int) -> Any:
