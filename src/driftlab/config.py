@@ -7,7 +7,7 @@ names the field and what is allowed, as one line (:class:`ConfigError`).
 Batch fields (``seed``, ``train.lr``, ``noise.update.sd``, ``noise.label.sd``,
 ``noise.label.width``, ``noise.input.sd``) take one value or a list; the run
 trains one network for every combination (their Cartesian product), all in one
-vmapped program.
+compiled program.
 """
 
 from __future__ import annotations
