@@ -33,6 +33,7 @@ def runs(
     cfg = resolve(
         preset="quick",
         overrides=[
+            "model.hidden=100",
             "seed=[0,1,2,3]",
             "noise.update.sd=[0.0,0.015]",
             "train.steps=50000",
