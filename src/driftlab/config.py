@@ -27,6 +27,7 @@ import yaml
 
 from driftlab.model import ACTIVATIONS, REGIMES
 from driftlab.noise import GENERATORS
+from driftlab.rules import RULES
 from driftlab.tasks.corridor import (
     SCALINGS,
     TEXTURE_MAPPINGS,
@@ -56,7 +57,6 @@ def _batch(**meta: Any) -> dict[str, Any]:
 
 
 TASKS: tuple[str, ...] = ("corridor",)
-RULES: tuple[str, ...] = ("gd",)
 UPDATE_FORMS: tuple[str, ...] = ("gradient", "parameter")
 LABEL_KINDS: tuple[str, ...] = ("gaussian", "uniform")
 DTYPES: tuple[str, ...] = ("float32", "float64")
@@ -99,11 +99,15 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Learning rule, learning rate(s) and number of steps."""
+    """Learning rule (driftlab.rules), learning rate(s), number of steps; the
+    mini-batch size of rule ``sgd`` (0: every sample) and the perturbation scale of
+    the ``sed`` rules."""
 
-    rule: str = field(default="gd", metadata=_choice(*RULES))
+    rule: str = field(default="gd", metadata={"choices": lambda: tuple(RULES)})
     lr: tuple[float, ...] = field(default=(0.1,), metadata=_batch(min=0.0, strict=True))
     steps: int = field(default=1_000_000, metadata={"min": 1})
+    batch_size: int = field(default=0, metadata={"min": 0})
+    sed_sigma: float = field(default=0.1, metadata=_positive())
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,8 @@ def _scalar(path: str, value: Any, kind: type, meta: Mapping[str, Any]) -> Any:
         if not isinstance(value, str):
             raise _fail(path, f"expected a string, got {value!r}")
         choices = meta.get("choices")
+        if callable(choices):  # a registry that can grow (driftlab.rules.register_rule)
+            choices = choices()
         if choices and value not in choices:
             raise _fail(path, f"got {value!r}; allowed: {', '.join(choices)}")
         return value
@@ -252,6 +258,25 @@ def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
 
 
 def _check_consistency(cfg: RunConfig) -> None:
+    update = cfg.noise.update
+    if (
+        not RULES[cfg.train.rule].uses_gradient
+        and update.form == "gradient"
+        and any(v != 0 for v in update.sd)
+    ):
+        raise _fail(
+            "noise.update.form",
+            f"gradient noise has no effect with train.rule {cfg.train.rule!r}, which uses no "
+            "gradient; use form 'parameter'",
+        )
+    if cfg.train.batch_size and cfg.train.rule != "sgd":
+        raise _fail("train.batch_size", "applies to train.rule 'sgd' only; leave it 0")
+    if cfg.task.name == "corridor" and cfg.train.batch_size > cfg.task.corridor.n_samples:
+        raise _fail(
+            "train.batch_size",
+            f"must be <= the number of samples ({cfg.task.corridor.n_samples}), "
+            f"got {cfg.train.batch_size}",
+        )
     label = cfg.noise.label
     unused = "width" if label.kind == "gaussian" else "sd"
     if any(v != 0 for v in getattr(label, unused)):

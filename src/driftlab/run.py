@@ -123,6 +123,8 @@ def prepare(cfg: RunConfig) -> Batch:
         update_noise=any(n["update_sd"] > 0 for n in networks),
         label_noise=any(n[label_key] > 0 for n in networks),
         input_noise=any(n["input_sd"] > 0 for n in networks),
+        batch_size=cfg.train.batch_size,
+        sed_sigma=cfg.train.sed_sigma,
     )
     data, params, streams, states = [], [], [], []
     for net in networks:

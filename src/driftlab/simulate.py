@@ -29,7 +29,7 @@ from jax import lax
 
 from driftlab import noise
 from driftlab.model import Params, hidden_activity, mse_grad, mse_loss
-from driftlab.rules import RULE_FACTORIES
+from driftlab.rules import RULES
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,12 @@ class EngineSpec:
     label_noise: bool = False
     input_noise: bool = False
     gradient: str = "manual"  # "manual": model.mse_grad; "autodiff": jax.grad(mse_loss)
+    batch_size: int = 0  # samples per step for rule "sgd" (0: all)
+    sed_sigma: float = 0.1  # perturbation scale of the "sed" rules
+
+    def make_rule(self, lr: jax.Array | float) -> optax.GradientTransformationExtraArgs:
+        """This spec's rule with learning rate ``lr``."""
+        return RULES[self.rule].factory(lr, sed_sigma=self.sed_sigma)
 
 
 class Hyper(NamedTuple):
@@ -66,6 +72,8 @@ class Streams(NamedTuple):
     update: jax.Array
     label: jax.Array
     input: jax.Array
+    rule: jax.Array  # a rule's own randomness (stochastic error descent's perturbation)
+    batch: jax.Array  # mini-batch sampling of rule "sgd"
 
 
 class TrainState(NamedTuple):
@@ -77,16 +85,15 @@ class TrainState(NamedTuple):
 
 
 def make_streams(generator: str, key: jax.Array) -> Streams:
-    """Split a run's noise key into its three streams."""
-    keys = jax.random.split(key, 3)
+    """Split a run's noise key into its streams (update, label, input, rule, batch)."""
+    keys = [*jax.random.split(key, 3), jax.random.fold_in(key, 3), jax.random.fold_in(key, 4)]
     gen: noise.Generator = "hash" if generator == "hash" else "threefry"
     return Streams(*(noise.make_stream(gen, k) for k in keys))
 
 
 def init_state(spec: EngineSpec, params: Params, lr: jax.Array | float) -> TrainState:
     """The state at step 0."""
-    rule = RULE_FACTORIES[spec.rule](lr)
-    return TrainState(params, rule.init(params), jnp.zeros((), jnp.int32))
+    return TrainState(params, spec.make_rule(lr).init(params), jnp.zeros((), jnp.int32))
 
 
 def _flat_normal(
@@ -122,6 +129,11 @@ def perturb_data(
     """The step's noisy inputs and targets: x + s_in xi, and y + s_lab xi (Gaussian,
     paper eq. 6) or y + w (u - 1/2) (uniform, the authors' code)."""
     gen: noise.Generator = "hash" if spec.generator == "hash" else "threefry"
+    if spec.batch_size and spec.rule == "sgd" and spec.batch_size < x.shape[0]:
+        # a mini-batch without replacement: the samples of the smallest uniforms
+        u = noise.uniform(gen, streams.batch, t, (x.shape[0],))
+        pick = jnp.argsort(u)[: spec.batch_size]
+        x, y = x[pick], y[pick]
     if spec.input_noise:
         xi = noise.normal(gen, streams.input, t, x.shape).astype(x.dtype)
         x = x + hyper.input_sd.astype(x.dtype) * xi
@@ -143,15 +155,29 @@ def make_step(
         state: TrainState, x: jax.Array, y: jax.Array, hyper: Hyper, streams: Streams
     ) -> TrainState:
         t = state.step
+        info = RULES[spec.rule]
         x, y = perturb_data(spec, x, y, hyper, streams, t)
-        if spec.gradient == "manual":
+        if not info.uses_gradient:
+            grads = jax.tree.map(jnp.zeros_like, state.params)
+        elif spec.gradient == "manual":
             grads = mse_grad(state.params, x, y, spec.activation)
         else:
             grads = jax.grad(mse_loss)(state.params, x, y, spec.activation)
         if spec.update_noise and spec.update_form == "gradient":
             grads = _add_noise(spec, grads, hyper.update_sd, streams.update, t)
-        rule = RULE_FACTORIES[spec.rule](hyper.lr)
-        updates, rule_state = rule.update(grads, state.rule_state, state.params)
+        perturbation = None
+        if info.needs_perturbation:
+            perturbation = jax.tree.unflatten(
+                jax.tree.structure(state.params), _flat_normal(spec, streams.rule, t, state.params)
+            )
+        rule = spec.make_rule(hyper.lr)
+        updates, rule_state = rule.update(
+            grads,
+            state.rule_state,
+            state.params,
+            loss_fn=lambda p: mse_loss(p, x, y, spec.activation),
+            perturbation=perturbation,
+        )
         params: Params = optax.apply_updates(state.params, updates)
         if spec.update_noise and spec.update_form == "parameter":
             params = _add_noise(spec, params, hyper.update_sd, streams.update, t)
