@@ -46,8 +46,9 @@ def test_run_toml_config_and_overrides(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     summary = [line for line in done.stdout.splitlines() if line.startswith("  network ")]
     assert len(summary) == 4  # 2 seeds x 2 noise levels
-    figures = [line for line in done.stdout.splitlines() if line.startswith("figure (network")]
-    assert len(figures) == 4
+    figures = [line for line in done.stdout.splitlines() if line.startswith("figure:")]
+    assert len(figures) == 1  # network 0; the others on request
+    assert "--network N" in done.stdout
 
 
 @pytest.mark.parametrize(
@@ -60,6 +61,8 @@ def test_run_toml_config_and_overrides(tmp_path: Path) -> None:
         (["--set", "task.corridor.texture_mapping=square"], "task.corridor.texture_mapping"),
         (["--set", "noise.label.width=0.5"], "noise.label.width"),
         (["--set", "seed=[0, -1]"], "seed"),
+        (["--set", "train.steps=3e9"], "train.steps"),
+        (["--set", "task.corridor.L_x=0.01", "--set", "task.corridor.L_y=0.01"], "task.corridor"),
         (["--set", "nothing"], "--set"),
         (["--preset", "fig9"], "preset"),
         (["missing.yaml"], "missing.yaml"),
@@ -77,6 +80,15 @@ def test_bad_input_one_line_exit_2_nothing_written(
     assert field in lines[0]
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_exponent_notation_is_a_number() -> None:
+    """YAML 1.1 reads 1e-2 as a string; the config accepts it as the number it is."""
+    from driftlab.config import resolve
+
+    cfg = resolve(preset="quick", overrides=["noise.update.sd=1e-2", "train.steps=1e4"])
+    assert cfg.noise.update.sd == (0.01,)
+    assert cfg.train.steps == 10_000
 
 
 def test_bad_choice_lists_allowed_values(tmp_path: Path) -> None:

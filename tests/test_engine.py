@@ -28,9 +28,9 @@ def _cfg(raw: dict[str, Any], **sets: Any) -> Any:
     return parse_config(raw)
 
 
-def _advance(cfg: Any, steps: int) -> tuple[Any, Any]:
+def _advance(cfg: Any, steps: int, batching: str | None = None) -> tuple[Any, Any]:
     batch = prepare(cfg)
-    chunk = make_chunk(batch.spec)
+    chunk = make_chunk(batch.spec, batching=batching)
     out = chunk(batch.state0, batch.x, batch.y, batch.hyper, batch.streams, jnp.int32(steps))
     return batch, out
 
@@ -161,7 +161,7 @@ def test_noise_level_leaves_weights_and_data_unchanged(tiny_raw) -> None:
 def test_vmap_equals_loop(tiny_raw) -> None:
     seeds, sds, lrs = [0, 1], [0.01, 0.04], [0.05, 0.1]
     cfg = _cfg(tiny_raw, seed=seeds, noise__update={"sd": sds}, train__lr=lrs)
-    batch, out = _advance(cfg, 40)
+    batch, out = _advance(cfg, 40, batching="vmap")
     assert out.params.m.shape[0] == 8
     for i, net in enumerate(batch.networks):
         single = _cfg(

@@ -5,16 +5,18 @@ active units keeps falling while the loss stays in a band; GD without noise: act
 units stay put after convergence.
 
 Tolerances come from repeated runs of exactly this configuration (H = 100, lazy,
-corridor with 150 samples, lr 0.1, gradient-noise sd 0.015, float32), seeds 0-7,
-2026-11-30, measured from step 5,000 to step 50,000:
+corridor with 150 samples, lr 0.1, gradient-noise sd 0.015, float32, hash noise
+with two-word stream seeds), seeds 0-7, 2026-11-30, measured from step 5,000 to
+step 50,000:
 
-* drop in active units with noise: mean 0.115, sd 0.053 over seeds, smallest 0.05;
+* drop in active units with noise: mean 0.105, sd 0.085 over seeds (0.01-0.21);
 * change without noise: mean 0.006, largest 0.02 (2 of 100 units);
-* largest rise of log10(MSE/var) above its step-5,000 value: 0.29 with noise,
-  0.00 without (noise-free GD only keeps improving).
+* largest rise of log10(MSE/var) above its step-5,000 value: 0.34 with noise,
+  0.00 without (noise-free GD only keeps improving); largest value -0.97.
 
-The test runs seeds 0-3. Its bounds sit about 2.5 standard errors of a 4-seed mean
-below the measured mean drop, and above the largest measured noise-free change.
+The test runs seeds 0-3. The bound on the mean drop sits 1.75 standard errors of
+a 4-seed mean (0.043) below the measured mean; single seeds vary too much to bound
+one by one. The noise-free bound sits above the largest measured change.
 """
 
 from __future__ import annotations
@@ -57,8 +59,7 @@ def _after_convergence(runs, noisy: bool) -> tuple[np.ndarray, np.ndarray]:
 def test_update_noise_sparsifies_after_convergence(runs) -> None:
     units, _ = _after_convergence(runs, noisy=True)
     drop = units[0] - units[-1]
-    assert drop.mean() > 0.05
-    assert np.all(drop > 0.02)
+    assert drop.mean() > 0.03
 
 
 def test_loss_stays_in_band_while_sparsifying(runs) -> None:
@@ -76,4 +77,4 @@ def test_noise_free_gd_keeps_its_active_units(runs) -> None:
 def test_noise_makes_the_difference(runs) -> None:
     noisy, _ = _after_convergence(runs, noisy=True)
     clean, _ = _after_convergence(runs, noisy=False)
-    assert (noisy[0] - noisy[-1]).mean() - (clean[0] - clean[-1]).mean() > 0.05
+    assert (noisy[0] - noisy[-1]).mean() - (clean[0] - clean[-1]).mean() > 0.03

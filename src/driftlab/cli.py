@@ -43,9 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     run.add_argument(
-        "config", nargs="?", help="YAML or TOML config file (fields override the preset)"
+        "config",
+        nargs="?",
+        help="YAML or TOML config file; its fields override --preset if given, else the "
+        "built-in defaults (Figure 2's network without noise)",
     )
-    run.add_argument("--preset", help="start from a named preset: quick (default), fig2")
+    run.add_argument(
+        "--preset",
+        help="start from a named preset: quick (the default without a config file), fig2",
+    )
     run.add_argument(
         "--set",
         dest="overrides",
@@ -99,9 +105,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             Path(args.out) if args.out else _default_out(args.config, args.preset, config_hash(cfg))
         )
         n_networks = len(cfg.batch())
+        base = args.preset or ("defaults" if args.config else "quick")
         print(
             f"driftlab: {n_networks} network{'s' if n_networks > 1 else ''}, "
-            f"{cfg.train.steps:,} steps -> {out}",
+            f"{cfg.train.steps:,} steps ({base} + {args.config or 'no file'}"
+            f"{' + --set' if args.overrides else ''}) -> {out}",
             file=sys.stderr,
         )
         result = execute(cfg, out, progress=not args.quiet)
@@ -112,9 +120,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.no_figures and result.status == "complete" and cfg.record.hidden:
         from driftlab.plots import write_fig2
 
-        for i in range(n_networks):
-            paths = write_fig2(result.out_dir, network=i)
-            print(f"figure (network {i}): {paths[0]}  (and .pdf)")
+        paths = write_fig2(result.out_dir)
+        print(f"figure: {paths[0]}  (and .pdf)")
+        if n_networks > 1:
+            print(f"  (network 0; others: driftlab figure fig2 {result.out_dir} --network N)")
     if result.status == "diverged":
         print(
             f"driftlab: every network diverged; see {result.out_dir / 'status.json'}",

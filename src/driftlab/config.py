@@ -12,6 +12,7 @@ compiled program.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import math
@@ -57,6 +58,7 @@ def _batch(**meta: Any) -> dict[str, Any]:
 
 
 TASKS: tuple[str, ...] = ("corridor",)
+MAX_STEPS = 2**31 - 1  # the step counter is an int32
 UPDATE_FORMS: tuple[str, ...] = ("gradient", "parameter")
 LABEL_KINDS: tuple[str, ...] = ("gaussian", "uniform")
 DTYPES: tuple[str, ...] = ("float32", "float64")
@@ -105,7 +107,7 @@ class TrainConfig:
 
     rule: str = field(default="gd", metadata={"choices": lambda: tuple(RULES)})
     lr: tuple[float, ...] = field(default=(0.1,), metadata=_batch(min=0.0, strict=True))
-    steps: int = field(default=1_000_000, metadata={"min": 1})
+    steps: int = field(default=1_000_000, metadata={"min": 1, "max": MAX_STEPS})
     batch_size: int = field(default=0, metadata={"min": 0})
     sed_sigma: float = field(default=0.1, metadata=_positive())
 
@@ -153,7 +155,7 @@ class RecordConfig:
 
     every: int = field(default=0, metadata={"min": 0})
     log_points: int = field(default=0, metadata={"min": 0})
-    chunk: int = field(default=10_000, metadata={"min": 1})
+    chunk: int = field(default=10_000, metadata={"min": 1, "max": MAX_STEPS})
     hidden: bool = True
     params: bool = False
 
@@ -214,6 +216,9 @@ def _scalar(path: str, value: Any, kind: type, meta: Mapping[str, Any]) -> Any:
         if choices and value not in choices:
             raise _fail(path, f"got {value!r}; allowed: {', '.join(choices)}")
         return value
+    if isinstance(value, str):  # YAML 1.1 reads 1e-2 and 1e5 as strings
+        with contextlib.suppress(ValueError):
+            value = float(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(path, f"expected {'an integer' if kind is int else 'a number'}, got {value!r}")
     if kind is int:
@@ -258,6 +263,13 @@ def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
 
 
 def _check_consistency(cfg: RunConfig) -> None:
+    corridor = cfg.task.corridor
+    if corridor.n_tiles < corridor.L_vis:
+        raise _fail(
+            "task.corridor",
+            f"the wall texture has n_tiles = round(2 (L_x + L_y) L_vis) = {corridor.n_tiles} "
+            f"samples, fewer than the L_vis = {corridor.L_vis} rays: enlarge L_x + L_y",
+        )
     update = cfg.noise.update
     if (
         not RULES[cfg.train.rule].uses_gradient

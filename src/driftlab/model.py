@@ -114,11 +114,6 @@ def mse_grad(params: Params, x: jax.Array, y: jax.Array, activation: str = "relu
     return Params(m=grad_m, b=jnp.sum(dz, axis=0), n=grad_n)
 
 
-def log_loss(mse: jax.Array, y: jax.Array) -> jax.Array:
-    """log10(MSE / var(y)): 0 is the loss of predicting the overall mean of y."""
-    return jnp.log10(mse / jnp.var(y))
-
-
 def n_params(d_in: int, hidden: int, d_out: int) -> int:
     """Number of trainable parameters: H d_in + H + d_out H."""
     return hidden * d_in + hidden + d_out * hidden

@@ -93,10 +93,15 @@ def _cos_sin_turn(word: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 def _step_words(seed: jax.Array, step: jax.Array, n: int) -> jax.Array:
-    """``n`` uniform uint32 words for (seed, step): word_i = h(h(i + h(seed)) ^ h(step * phi))."""
+    """``n`` uniform uint32 words for (seed, step).
+
+    word_i = h(h(i + h(s0)) ^ h(step * phi ^ s1)) for the stream seed (s0, s1): two
+    streams give the same numbers only if both 32-bit words of their seeds agree
+    (odds 2^-64 a pair, against 2^-32 with one word: 0.1% for a 3,300-stream sweep).
+    """
     seed = jnp.asarray(seed, jnp.uint32)
-    lane = hash32(lax.iota(jnp.uint32, n) + hash32(seed ^ np.uint32(0x5BD1E995)))
-    step_mix = hash32(jnp.asarray(step).astype(jnp.uint32) * _GOLDEN ^ seed)
+    lane = hash32(lax.iota(jnp.uint32, n) + hash32(seed[0] ^ np.uint32(0x5BD1E995)))
+    step_mix = hash32(jnp.asarray(step).astype(jnp.uint32) * _GOLDEN ^ seed[1])
     return hash32(lane ^ step_mix)
 
 
@@ -123,8 +128,8 @@ def hash_uniform(seed: jax.Array, step: jax.Array, n: int) -> jax.Array:
 
 
 def stream_seed(key: jax.Array) -> jax.Array:
-    """The uint32 seed of the hash generator for one stream key."""
-    return jax.random.bits(key, (), jnp.uint32)
+    """The seed of the hash generator for one stream key: two uint32 words, shape (2,)."""
+    return jax.random.bits(key, (2,), jnp.uint32)
 
 
 def normal(
@@ -132,7 +137,7 @@ def normal(
 ) -> jax.Array:
     """Standard normal float32 array of ``shape`` for one stream at ``step``.
 
-    ``stream`` is a uint32 seed for ``"hash"`` and a typed PRNG key for ``"threefry"``.
+    ``stream`` is a (2,) uint32 seed for ``"hash"`` and a typed PRNG key for ``"threefry"``.
     """
     size = int(np.prod(shape))
     if generator == "hash":
@@ -151,5 +156,5 @@ def uniform(
 
 
 def make_stream(generator: Generator, key: jax.Array) -> jax.Array:
-    """The per-stream state the generator needs: a uint32 seed, or the key itself."""
+    """The per-stream state the generator needs: a (2,) uint32 seed, or the key itself."""
     return stream_seed(key) if generator == "hash" else key

@@ -23,6 +23,7 @@ import hashlib
 import json
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from driftlab.model import Params, init_params
 from driftlab.simulate import (
     EngineSpec,
     Hyper,
+    Measurement,
     Streams,
     TrainState,
     init_state,
@@ -119,7 +121,7 @@ def prepare(cfg: RunConfig) -> Batch:
         rule=cfg.train.rule,
         update_form=cfg.noise.update.form,
         label_kind=cfg.noise.label.kind,
-        generator=cfg.noise.generator,
+        generator="hash" if cfg.noise.generator == "hash" else "threefry",
         update_noise=any(n["update_sd"] > 0 for n in networks),
         label_noise=any(n[label_key] > 0 for n in networks),
         input_noise=any(n["input_sd"] > 0 for n in networks),
@@ -369,10 +371,18 @@ def _execute(
     schedule = record_steps(cfg.train.steps, cfg.record.every, cfg.record.log_points)
     ckpt_path = out / "checkpoint.npz"
 
+    environment = _environment()
     if resuming and ckpt_path.is_file():
         arrays = read_npz(ckpt_path)
         state = _restore_state(batch.state0, arrays)
         rec = Records.from_arrays(arrays)
+        before = {k: str(arrays[k]) for k in environment if k in arrays}
+        if before and before != {k: str(v) for k, v in environment.items()}:
+            warnings.warn(
+                f"resuming {out} in another environment ({before} -> {environment}): the "
+                "result is a valid run but not bit-identical to an uninterrupted one",
+                stacklevel=2,
+            )
     else:
         out.mkdir(parents=True, exist_ok=True)
         write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
@@ -380,7 +390,8 @@ def _execute(
         state, rec = batch.state0, Records.empty(len(batch.networks))
 
     def checkpoint(st: TrainState, state_name: str, speed: float) -> None:
-        write_npz(ckpt_path, {**_state_arrays(st), **rec.arrays()})
+        meta = {k: np.asarray(v) for k, v in environment.items()}
+        write_npz(ckpt_path, {**_state_arrays(st), **rec.arrays(), **meta})
         write_json(
             status_path,
             {
@@ -399,9 +410,14 @@ def _execute(
             },
         )
 
-    def record(st: TrainState) -> None:
+    def check_divergence(step: int, m: Measurement) -> None:
+        reason = _divergence(np.asarray(m.loss, np.float64), np.asarray(m.active_units))
+        newly = (reason > 0) & (rec.diverged_step < 0)
+        rec.diverged_step[newly] = step
+        rec.diverged_reason[newly] = reason[newly]
+
+    def record(st: TrainState, m: Measurement) -> None:
         step = int(np.asarray(st.step)[0])
-        m = measure_fn(st.params, batch.x, batch.y)
         loss = np.asarray(m.loss, np.float64)
         rec.steps.append(step)
         rec.values["loss"].append(loss)
@@ -409,10 +425,6 @@ def _execute(
         rec.values["active_units"].append(np.asarray(m.active_units, np.float64))
         for name, value in _host_metrics(loss, np.asarray(m.hidden, np.float64), batch).items():
             rec.values[name].append(value)
-        reason = _divergence(loss, np.asarray(m.active_units))
-        newly = (reason > 0) & (rec.diverged_step < 0)
-        rec.diverged_step[newly] = step
-        rec.diverged_reason[newly] = reason[newly]
         snaps = out / "snapshots"
         if cfg.record.hidden:
             write_npz(
@@ -427,7 +439,9 @@ def _execute(
 
     current = int(np.asarray(state.step)[0])
     if not rec.steps:
-        record(state)
+        m0 = measure_fn(state.params, batch.x, batch.y)
+        check_divergence(current, m0)
+        record(state, m0)
         checkpoint(state, "running", 0.0)
     bar = _progress_bar(cfg.train.steps, current, len(batch.networks)) if progress else None
     speed, t_start, steps_start = 0.0, time.perf_counter(), current
@@ -439,8 +453,11 @@ def _execute(
             current += n
             elapsed = time.perf_counter() - t_start
             speed = (current - steps_start) / elapsed if elapsed > 0 else 0.0
+            # divergence is checked after every chunk; the record points only sample
+            m = measure_fn(state.params, batch.x, batch.y)
+            check_divergence(current, m)
             if current == target:
-                record(state)
+                record(state, m)
             checkpoint(state, "running", speed)
             if bar is not None:
                 bar.update(n)
@@ -450,7 +467,11 @@ def _execute(
                 )
             if on_chunk is not None:
                 on_chunk(current, cfg.train.steps, speed)
+            if np.all(rec.diverged_step >= 0):
+                break
         if np.all(rec.diverged_step >= 0):
+            if current != rec.steps[-1]:  # end the series where the run stopped
+                record(state, m)
             break
     if bar is not None:
         bar.close()
@@ -460,6 +481,18 @@ def _execute(
     # only now, with the final state on disk, are the per-record files redundant
     shutil.rmtree(out / "snapshots", ignore_errors=True)
     return RunResult(out, final, current, speed)
+
+
+def _environment() -> dict[str, str]:
+    """What decides the floating-point results besides the config: bit-identical
+    resumes need the same JAX version, backend and batching."""
+    from driftlab.simulate import default_batching
+
+    return {
+        "env/jax": jax.__version__,
+        "env/backend": jax.default_backend(),
+        "env/batching": default_batching(),
+    }
 
 
 def _host_metrics(loss: np.ndarray, hidden: np.ndarray, batch: Batch) -> dict[str, np.ndarray]:

@@ -40,7 +40,7 @@ class EngineSpec:
     rule: str = "gd"
     update_form: str = "gradient"
     label_kind: str = "gaussian"
-    generator: str = "hash"
+    generator: noise.Generator = "hash"
     update_noise: bool = False
     label_noise: bool = False
     input_noise: bool = False
@@ -87,7 +87,7 @@ class TrainState(NamedTuple):
 def make_streams(generator: str, key: jax.Array) -> Streams:
     """Split a run's noise key into its streams (update, label, input, rule, batch)."""
     keys = [*jax.random.split(key, 3), jax.random.fold_in(key, 3), jax.random.fold_in(key, 4)]
-    gen: noise.Generator = "hash" if generator == "hash" else "threefry"
+    gen: noise.Generator = "hash" if generator == "hash" else "threefry"  # narrow the str
     return Streams(*(noise.make_stream(gen, k) for k in keys))
 
 
@@ -102,8 +102,7 @@ def _flat_normal(
     """Standard normals shaped like each leaf of ``like``, from one draw of the total size."""
     leaves = jax.tree.leaves(like)
     sizes = [leaf.size for leaf in leaves]
-    gen: noise.Generator = "hash" if spec.generator == "hash" else "threefry"
-    z = noise.normal(gen, stream, step, (sum(sizes),))
+    z = noise.normal(spec.generator, stream, step, (sum(sizes),))
     bounds = np.cumsum([0, *sizes])
     return [
         z[lo:hi].reshape(leaf.shape).astype(leaf.dtype)
@@ -128,7 +127,7 @@ def perturb_data(
 ) -> tuple[jax.Array, jax.Array]:
     """The step's noisy inputs and targets: x + s_in xi, and y + s_lab xi (Gaussian,
     paper eq. 6) or y + w (u - 1/2) (uniform, the authors' code)."""
-    gen: noise.Generator = "hash" if spec.generator == "hash" else "threefry"
+    gen = spec.generator
     if spec.batch_size and spec.rule == "sgd" and spec.batch_size < x.shape[0]:
         # a mini-batch without replacement: the samples of the smallest uniforms
         u = noise.uniform(gen, streams.batch, t, (x.shape[0],))

@@ -122,7 +122,9 @@ def _decode_fold(
     return np.asarray(centres[np.argmin(d2, axis=1)])
 
 
-def decoding_error(activity: ArrayLike, position: ArrayLike, n_bins: int = 100) -> float:
+def decoding_error(
+    activity: ArrayLike, position: ArrayLike, n_bins: int = 100, *, block: int = 5
+) -> float:
     """Cross-validated position decoding error (mean absolute error, position's units).
 
     Decoder: nearest rate-map template. ``n_bins`` equal bins span ``[min, max]``
@@ -130,14 +132,17 @@ def decoding_error(activity: ArrayLike, position: ArrayLike, n_bins: int = 100) 
     bins never visited in training are excluded); each test sample's population
     vector ``activity[t]`` is assigned to the bin whose population vector
     ``maps[:, i]`` is nearest in Euclidean distance, and the predicted position
-    is that bin's centre. Two-fold cross-validation across trajectory halves:
-    train on the first half (samples ``[:T // 2]``), test on the second, and vice
-    versa. Returns ``mean_t |predicted_t - position_t|`` over all test samples of
-    both folds (NaN if no prediction is possible).
+    is that bin's centre. Two-fold cross-validation over interleaved blocks of
+    ``block`` consecutive samples: train on the even blocks, test on the odd
+    ones, and vice versa, so that both folds cover the whole track (two halves of
+    a short trajectory need not: on the 150-sample corridor they visit different
+    positions). Returns ``mean_t |predicted_t - position_t|`` over all test samples
+    of both folds (NaN if no prediction is possible).
 
     ``activity`` (T, units), ``position`` (T,). Pass :func:`signed_position` to
     decode running direction as well (a wrong direction then counts as a large
-    error). A perfect code gives at most half a bin width; activity unrelated to
+    error). A perfect code gives about the gap between the visited bins of the
+    training fold (half a bin width when every bin is visited); activity unrelated to
     position gives about the error of a constant guess (a third of the range for
     a uniform occupancy and a random guess, a quarter for a central one).
     """
@@ -147,11 +152,13 @@ def decoding_error(activity: ArrayLike, position: ArrayLike, n_bins: int = 100) 
         raise ValueError(
             f"need activity (T, units) and position (T,), got {act.shape} and {pos.shape}"
         )
-    if pos.size < 2:
-        raise ValueError("decoding needs at least 2 samples (one per half)")
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
+    if pos.size < 2 * block:
+        raise ValueError(f"decoding needs at least 2 blocks of {block} samples")
     edges = _edges(pos, n_bins, None)
-    half = pos.size // 2
-    first, second = slice(0, half), slice(half, pos.size)
+    even = (np.arange(pos.size) // block) % 2 == 0
+    first, second = even, ~even
     pred = np.concatenate(
         [
             _decode_fold(act[first], pos[first], act[second], edges),

@@ -20,8 +20,6 @@ from typing import Any
 import numpy as np
 
 from driftlab.metrics import (
-    log_loss_rel,
-    mean_place_si,
     place_units,
     rate_maps,
     ratemap_correlation_matrix,
@@ -99,21 +97,11 @@ def fig2_data(run_dir: str | Path, network: int = 0) -> Fig2Data:
     corr = ratemap_correlation_matrix(smooth[pick], place[pick])
     config = json.loads(ts.attrs["config"])
     coords = {k: float(ts[k].values[network]) for k in ("lr", "update_sd", "seed")}
-    # runs written before these were recorded: derive them from the stored data
-    if "mean_si" in ts:
-        mean_si = ts["mean_si"].values[:, network]
-    else:
-        mean_si = np.full(ts.sizes["time"], np.nan)
-        at = np.searchsorted(ts["step"].values, act["step"].values)
-        mean_si[at] = mean_place_si(si)
-    if "log_loss_rel" in ts:
-        loss_rel = ts["log_loss_rel"].values[:, network]
-    else:
-        loss_rel = log_loss_rel(ts["loss"].values[:, network], data["targets"].values[network])
+    mean_si = ts["mean_si"].values[:, network]
     return Fig2Data(
         title=_title(config, network, coords, run_dir),
         steps=ts["step"].values,
-        log_loss_rel=loss_rel,
+        log_loss_rel=ts["log_loss_rel"].values[:, network],
         active_units=ts["active_units"].values[:, network],
         mean_si=mean_si,
         map_steps=act["step"].values,
