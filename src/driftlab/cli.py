@@ -117,7 +117,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"driftlab: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     _summarise(result.out_dir)
-    if not args.no_figures and result.status == "complete" and cfg.record.hidden:
+    corridor = cfg.task.name == "corridor"
+    if not args.no_figures and result.status == "complete" and cfg.record.hidden and corridor:
         from driftlab.plots import write_fig2
 
         paths = write_fig2(result.out_dir)

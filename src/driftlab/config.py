@@ -29,6 +29,7 @@ import yaml
 from driftlab.model import ACTIVATIONS, REGIMES
 from driftlab.noise import GENERATORS
 from driftlab.rules import RULES
+from driftlab.tasks.abstract import ABSTRACT_KINDS, AbstractParams
 from driftlab.tasks.corridor import (
     SCALINGS,
     TEXTURE_MAPPINGS,
@@ -57,7 +58,7 @@ def _batch(**meta: Any) -> dict[str, Any]:
     return {"batch": True, **meta}
 
 
-TASKS: tuple[str, ...] = ("corridor",)
+TASKS: tuple[str, ...] = ("corridor", *ABSTRACT_KINDS)
 MAX_STEPS = 2**31 - 1  # the step counter is an int32
 UPDATE_FORMS: tuple[str, ...] = ("gradient", "parameter")
 LABEL_KINDS: tuple[str, ...] = ("gaussian", "uniform")
@@ -81,12 +82,31 @@ _CORRIDOR_META: dict[str, dict[str, Any]] = {
 }
 
 
+_ABSTRACT_META: dict[str, dict[str, Any]] = {
+    "kind": {"internal": True},  # set from task.name
+    "d_in": {"min": 1},
+    "d_out": {"min": 1},
+    "n_samples": {"min": 2},
+    "ring": {"min": 2},
+    "texture_sd": _positive(),
+    "field_of_view": _positive(),
+    "step_scale": _nonneg(),
+}
+
+
 @dataclass(frozen=True)
 class TaskConfig:
-    """Which task, and its parameters (the corridor's, with the Figure 2 defaults)."""
+    """Which task, and its parameters: ``corridor`` (Figure 2 defaults) for the
+    corridor task, ``abstract`` (d_in, d_out, n_samples, ...) for the others."""
 
     name: str = field(default="corridor", metadata=_choice(*TASKS))
     corridor: CorridorParams = field(default_factory=CorridorParams)
+    abstract: AbstractParams = field(default_factory=AbstractParams)
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples of the chosen task."""
+        return self.corridor.n_samples if self.name == "corridor" else self.abstract.n_samples
 
 
 @dataclass(frozen=True)
@@ -185,7 +205,10 @@ class RunConfig:
         return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes.values())]
 
 
-_META_OVERRIDES: dict[type, dict[str, dict[str, Any]]] = {CorridorParams: _CORRIDOR_META}
+_META_OVERRIDES: dict[type, dict[str, dict[str, Any]]] = {
+    CorridorParams: _CORRIDOR_META,
+    AbstractParams: _ABSTRACT_META,
+}
 
 
 def _fail(path: str, message: str) -> ConfigError:
@@ -238,11 +261,13 @@ def _field_type(cls: type, name: str) -> Any:
 def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
     if not isinstance(raw, Mapping):
         raise _fail(prefix.rstrip("."), f"expected a table of fields, got {raw!r}")
-    known = {f.name: f for f in fields(cls)}
+    overrides = _META_OVERRIDES.get(cls, {})
+    known = {
+        f.name: f for f in fields(cls) if not overrides.get(f.name, f.metadata).get("internal")
+    }
     unknown = sorted(set(raw) - set(known))
     if unknown:
         raise _fail(f"{prefix}{unknown[0]}", f"unknown; allowed: {', '.join(known)}")
-    overrides = _META_OVERRIDES.get(cls, {})
     kwargs: dict[str, Any] = {}
     for name, value in raw.items():
         f = known[name]
@@ -283,11 +308,10 @@ def _check_consistency(cfg: RunConfig) -> None:
         )
     if cfg.train.batch_size and cfg.train.rule != "sgd":
         raise _fail("train.batch_size", "applies to train.rule 'sgd' only; leave it 0")
-    if cfg.task.name == "corridor" and cfg.train.batch_size > cfg.task.corridor.n_samples:
+    if cfg.train.batch_size > cfg.task.n_samples:
         raise _fail(
             "train.batch_size",
-            f"must be <= the number of samples ({cfg.task.corridor.n_samples}), "
-            f"got {cfg.train.batch_size}",
+            f"must be <= the number of samples ({cfg.task.n_samples}), got {cfg.train.batch_size}",
         )
     label = cfg.noise.label
     unused = "width" if label.kind == "gaussian" else "sd"
@@ -302,6 +326,9 @@ def _check_consistency(cfg: RunConfig) -> None:
 def parse_config(raw: Mapping[str, Any]) -> RunConfig:
     """Validate a nested mapping into a :class:`RunConfig`; raises :class:`ConfigError`."""
     cfg: RunConfig = _build(RunConfig, raw, "")
+    if cfg.task.name != "corridor":  # the abstract task's kind is the task's name
+        abstract = dataclasses.replace(cfg.task.abstract, kind=cfg.task.name)
+        cfg = dataclasses.replace(cfg, task=dataclasses.replace(cfg.task, abstract=abstract))
     _check_consistency(cfg)
     return cfg
 

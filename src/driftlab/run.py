@@ -51,6 +51,7 @@ from driftlab.simulate import (
 )
 from driftlab.storage import open_netcdf, read_npz, write_json, write_netcdf, write_npz, write_text
 from driftlab.tasks import TaskData, corridor_task
+from driftlab.tasks.abstract import abstract_task
 
 DIVERGENCE_REASONS = ("", "loss is NaN", "loss above 10", "every hidden unit silent")
 LOSS_LIMIT = 10.0
@@ -85,8 +86,10 @@ def config_hash(cfg: RunConfig) -> str:
 
 
 def make_task(cfg: RunConfig, key: jax.Array) -> TaskData:
-    """The data set of one network."""
-    return corridor_task(key, cfg.task.corridor)
+    """The data set of one network: the corridor or an abstract task (task.name)."""
+    if cfg.task.name == "corridor":
+        return corridor_task(key, cfg.task.corridor)
+    return abstract_task(key, cfg.task.abstract)
 
 
 @dataclass(frozen=True)
@@ -519,7 +522,10 @@ def _host_metrics(loss: np.ndarray, hidden: np.ndarray, batch: Batch) -> dict[st
         si = metrics.spatial_information(maps.maps, maps.occupancy)
         out["mean_si"].append(float(metrics.mean_place_si(si)))
         out["n_place_units"].append(float(np.count_nonzero(metrics.place_units(si))))
-        out["decoding_error"].append(metrics.decoding_error(hidden[i], position))
+        enough = position.size >= 10  # two folds of 5-sample blocks
+        out["decoding_error"].append(
+            metrics.decoding_error(hidden[i], position) if enough else float("nan")
+        )
     return {k: np.asarray(v, np.float64) for k, v in out.items()}
 
 
