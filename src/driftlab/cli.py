@@ -80,6 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     fig.add_argument("run_dir", help="a run directory written by 'driftlab run'")
     fig.add_argument("--out", help="folder for the PNG and PDF (default: RUN_DIR/figures)")
     fig.add_argument("--network", type=int, default=0, help="which network of a batch (default 0)")
+    gen = sub.add_parser(
+        "generality",
+        help="train every learning rule and noise on a small task; one comparison figure",
+        description=(
+            "The generality experiment (Table 1, Figure 3A): GD with and without update "
+            "or label noise, Adam, RMSprop and SED on a random task; resumable."
+        ),
+    )
+    gen.add_argument("--out", default="runs/generality", help="folder (default runs/generality)")
+    gen.add_argument("--steps", type=int, default=300_000, help="steps per run (default 3e5)")
+    gen.add_argument("--seeds", type=int, default=3, help="networks per condition (default 3)")
+    gen.add_argument("--quiet", action="store_true", help="no progress bars")
+    gen.add_argument("--cpus", type=_cpus, default=os.environ.get("DRIFTLAB_CPUS", "1"))
     return parser
 
 
@@ -175,8 +188,31 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_generality(args: argparse.Namespace) -> int:
+    from driftlab.cpu import limit_cpus
+
+    if args.cpus:
+        limit_cpus(args.cpus)
+    if args.steps < 1 or args.seeds < 1:
+        print("driftlab: error: --steps and --seeds: expected positive integers", file=sys.stderr)
+        return EXIT_USAGE
+    from driftlab.reproduce import run_generality
+
+    paths = run_generality(
+        args.out,
+        steps=args.steps,
+        seeds=args.seeds,
+        progress=not args.quiet,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    print(f"figure: {paths[0]}  (and .pdf)")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "generality":
+        return _cmd_generality(args)
     if args.command == "run":
         return _cmd_run(args)
     if args.command == "figure":

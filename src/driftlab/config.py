@@ -336,7 +336,12 @@ def parse_config(raw: Mapping[str, Any]) -> RunConfig:
 def to_dict(cfg: Any) -> Any:
     """The plain nested dict of a config (tuples as lists), as stored in a run directory."""
     if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
-        return {f.name: to_dict(getattr(cfg, f.name)) for f in fields(cfg)}
+        overrides = _META_OVERRIDES.get(type(cfg), {})
+        return {
+            f.name: to_dict(getattr(cfg, f.name))
+            for f in fields(cfg)
+            if not overrides.get(f.name, f.metadata).get("internal")
+        }
     if isinstance(cfg, tuple):
         return [to_dict(v) for v in cfg]
     return cfg
