@@ -220,20 +220,12 @@ def write_fig2(
     """Write ``fig2.png`` and ``fig2.pdf`` (default: RUN_DIR/figures); returns the paths."""
     import matplotlib.pyplot as plt
 
-    from driftlab.storage import atomic_write
+    from driftlab.plots.save import save_figure
 
     d = fig2_data(run_dir, network)
     fig = plot_fig2(d)
     target = Path(out_dir) if out_dir is not None else Path(run_dir) / "figures"
     suffix = "" if network == 0 else f"_network{network}"
-    paths = []
-    for ext in ("png", "pdf"):
-        path = target / f"fig2{suffix}.{ext}"
-
-        def save(p: Path, fmt: str = ext) -> None:
-            fig.savefig(p, format=fmt, dpi=150)
-
-        atomic_write(path, save)
-        paths.append(path)
+    paths = save_figure(fig, target, f"fig2{suffix}")
     plt.close(fig)
     return paths

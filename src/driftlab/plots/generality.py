@@ -8,6 +8,7 @@ Reads stored results only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,21 @@ import numpy as np
 COLOURS = ("black", "tab:red", "tab:orange", "tab:blue", "tab:purple", "tab:green")
 
 
-def write_generality(out_dir: str | Path) -> list[Path]:
-    """Write ``generality.png`` and ``generality.pdf`` into ``out_dir``; return their paths."""
+def write_generality(
+    out_dir: str | Path, conditions: Sequence[tuple[str, str]], *, title: str = "Generality"
+) -> list[Path]:
+    """Write ``generality.png`` and ``generality.pdf`` into ``out_dir``; return their paths.
+
+    ``conditions``: (run folder name, legend label) pairs, drawn in this order;
+    ``title`` heads the figure (the networks per condition are appended).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from driftlab.reproduce.generality import CONDITIONS
+    from driftlab.plots.save import save_figure
     from driftlab.run import load_run
-    from driftlab.storage import atomic_write
 
     out = Path(out_dir)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), layout="constrained")
@@ -35,8 +41,8 @@ def write_generality(out_dir: str | Path) -> list[Path]:
         (axes[2], "log_loss", "log10 loss  (0 = mean predictor)"),
     ]
     found = 0
-    for condition, colour in zip(CONDITIONS, COLOURS, strict=True):
-        path = out / condition.name
+    for (folder, label), colour in zip(conditions, COLOURS, strict=False):
+        path = out / folder
         if not (path / "timeseries.nc").is_file():
             continue
         found += 1
@@ -46,7 +52,7 @@ def write_generality(out_dir: str | Path) -> list[Path]:
             values = ts[name].values  # (time, network)
             if name != "log_loss":
                 values = values / values[0]
-            ax.plot(steps, values.mean(axis=1), color=colour, lw=1.5, label=condition.label)
+            ax.plot(steps, values.mean(axis=1), color=colour, lw=1.5, label=label)
             ax.fill_between(steps, values.min(axis=1), values.max(axis=1), color=colour, alpha=0.15)
     if not found:
         plt.close(fig)
@@ -58,25 +64,8 @@ def write_generality(out_dir: str | Path) -> list[Path]:
     axes[0].set_ylim(0, 1.3)
     axes[1].set_ylim(0, 1.3)
     axes[0].legend(fontsize=8, loc="lower left")
-    first = (
-        load_run(out / CONDITIONS[0].name)["timeseries"]
-        if (out / CONDITIONS[0].name).is_dir()
-        else None
-    )
-    n_net = first.sizes["network"] if first is not None else "?"
-    fig.suptitle(
-        "Generality: random task (d_in 20, d_out 5, 5 samples), H = 100 (rich); "
-        f"mean and range over {n_net} networks per condition",
-        fontsize=10,
-    )
-    paths = []
-    for ext in ("png", "pdf"):
-        path = out / f"generality.{ext}"
-
-        def save(p: Path, fmt: str = ext) -> None:
-            fig.savefig(p, format=fmt, dpi=150)
-
-        atomic_write(path, save)
-        paths.append(path)
+    n_net = ts.sizes["network"]  # of the last condition drawn
+    fig.suptitle(f"{title}; mean and range over {n_net} networks per condition", fontsize=10)
+    paths = save_figure(fig, out, "generality")
     plt.close(fig)
     return paths

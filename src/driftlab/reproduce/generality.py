@@ -109,4 +109,8 @@ def run_generality(
             out / condition.name,
             progress=progress,
         )
-    return write_generality(out)
+    return write_generality(
+        out,
+        [(c.name, c.label) for c in CONDITIONS],
+        title="Generality: random task (d_in 20, d_out 5, 5 samples), H = 100 (rich)",
+    )
