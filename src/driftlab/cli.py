@@ -134,10 +134,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.no_figures and result.status == "complete" and cfg.record.hidden and corridor:
         from driftlab.plots import write_fig2
 
-        paths = write_fig2(result.out_dir)
-        print(f"figure: {paths[0]}  (and .pdf)")
-        if n_networks > 1:
-            print(f"  (network 0; others: driftlab figure fig2 {result.out_dir} --network N)")
+        try:
+            paths = write_fig2(result.out_dir)
+        except ValueError as err:  # e.g. network 0 diverged and left no rate maps
+            print(f"driftlab: no figure for network 0: {err}", file=sys.stderr)
+        else:
+            print(f"figure: {paths[0]}  (and .pdf)")
+            if n_networks > 1:
+                print(f"  (network 0; others: driftlab figure fig2 {result.out_dir} --network N)")
     if result.status == "diverged":
         print(
             f"driftlab: every network diverged; see {result.out_dir / 'status.json'}",
