@@ -20,8 +20,11 @@ def test_run_tiny_yaml_config(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "timeseries.nc").is_file()
     assert (tmp_path / "out" / "activity.nc").is_file()
     # rerunning a finished run changes nothing and succeeds
-    again = run_cli("run", str(config), "--out", str(tmp_path / "out"), "--quiet")
+    ckpt = tmp_path / "out" / "checkpoint.npz"
+    before = (ckpt.read_bytes(), ckpt.stat().st_mtime_ns)
+    again = run_cli("run", str(config), "--out", str(tmp_path / "out"), "--quiet", "--no-figures")
     assert again.returncode == 0, again.stderr
+    assert (ckpt.read_bytes(), ckpt.stat().st_mtime_ns) == before
     # the same directory with another config is refused, naming the field
     other = run_cli("run", str(config), "--out", str(tmp_path / "out"), "--set", "train.steps=700")
     assert other.returncode == 2
