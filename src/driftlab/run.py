@@ -141,7 +141,7 @@ def prepare(cfg: RunConfig) -> Batch:
         p = init_params(key_init, d_in, cfg.model.hidden, d_out, regime=cfg.model.init, dtype=dtype)  # type: ignore[arg-type]
         data.append(task)
         params.append(p)
-        streams.append(make_streams(cfg.noise.generator, key_noise))
+        streams.append(make_streams(spec.generator, key_noise))
         states.append(init_state(spec, p, net["lr"]))
 
     def column(name: str) -> jax.Array:
@@ -199,14 +199,18 @@ class Records:
             diverged_reason=np.zeros(n_networks, np.int64),
         )
 
+    def table(self, name: str) -> np.ndarray:
+        """One measurement as a (records, networks) float64 array."""
+        return np.asarray(self.values[name], np.float64).reshape(len(self.steps), -1)
+
     def arrays(self) -> dict[str, np.ndarray]:
         out = {
             "rec/step": np.asarray(self.steps, np.int64),
             "rec/diverged_step": self.diverged_step,
             "rec/diverged_reason": self.diverged_reason,
         }
-        for k, v in self.values.items():
-            out[f"rec/{k}"] = np.asarray(v, np.float64).reshape(len(self.steps), -1)
+        for k in self.values:
+            out[f"rec/{k}"] = self.table(k)
         return out
 
     @classmethod
@@ -234,10 +238,7 @@ def _timeseries(cfg: RunConfig, batch: Batch, rec: Records) -> xr.Dataset:
     coords = _network_coords(batch.networks)
     coords["step"] = ("time", np.asarray(rec.steps, np.int64))
     ds = xr.Dataset(
-        {
-            k: (("time", "network"), np.asarray(v).reshape(len(rec.steps), -1))
-            for k, v in rec.values.items()
-        },
+        {k: (("time", "network"), rec.table(k)) for k in rec.values},
         coords=coords,
     )
     ds["diverged_step"] = ("network", rec.diverged_step)

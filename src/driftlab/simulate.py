@@ -84,11 +84,10 @@ class TrainState(NamedTuple):
     step: jax.Array
 
 
-def make_streams(generator: str, key: jax.Array) -> Streams:
+def make_streams(generator: noise.Generator, key: jax.Array) -> Streams:
     """Split a run's noise key into its streams (update, label, input, rule, batch)."""
     keys = [*jax.random.split(key, 3), jax.random.fold_in(key, 3), jax.random.fold_in(key, 4)]
-    gen: noise.Generator = "hash" if generator == "hash" else "threefry"  # narrow the str
-    return Streams(*(noise.make_stream(gen, k) for k in keys))
+    return Streams(*(noise.make_stream(generator, k) for k in keys))
 
 
 def init_state(spec: EngineSpec, params: Params, lr: jax.Array | float) -> TrainState:
