@@ -11,13 +11,15 @@ gd + update noise  GD, lr 0.1, gradient noise sd 0.03
 gd + label noise   GD, lr 0.1, uniform label noise of width 1 (the authors' form)
 adam               Adam, lr 1e-3, no added noise
 rmsprop            RMSprop, lr 1e-3, no added noise
-sed                stochastic error descent, lr 0.2, perturbation sigma 0.1
+sed                stochastic error descent, lr 0.2, perturbation sigma 0.1,
+                   run for ``long_steps`` (default 10^7, the paper's length)
 =================  ===========================================================
 
 SED: the authors' lr 0.9-1.0 diverged on this task within 10^5 steps (2 of 2
 networks); at lr 0.2 SED learns ~1000 times slower than GD (its mean step is
 lr s^2 times the gradient, s = 0.01 for m), so it is still fitting after 3 x 10^5
-steps and its sparsification needs runs of the paper's length (10^7 steps).
+steps and its sparsification needs runs of the paper's length: it gets
+``long_steps`` while the other conditions get ``steps``.
 
 Each condition is an ordinary run directory under the experiment's folder, so
 the experiment resumes like any run. Ratzon, Derdikman & Barak (2023), Figure 3A
@@ -40,6 +42,7 @@ class Condition:
     name: str
     label: str
     overrides: tuple[str, ...]
+    long: bool = False  # a slow learner: runs for ``long_steps``, not ``steps``
 
 
 TASK = (
@@ -67,7 +70,7 @@ CONDITIONS: tuple[Condition, ...] = (
     ),
     Condition("adam", "Adam (lr 1e-3), no noise", ("train.rule=adam", "train.lr=0.001")),
     Condition("rmsprop", "RMSprop (lr 1e-3), no noise", ("train.rule=rmsprop", "train.lr=0.001")),
-    Condition("sed", "SED (lr 0.2), no noise", ("train.rule=sed", "train.lr=0.2")),
+    Condition("sed", "SED (lr 0.2), no noise", ("train.rule=sed", "train.lr=0.2"), long=True),
 )
 
 
@@ -82,6 +85,7 @@ def condition_config(condition: Condition, *, steps: int, seeds: int) -> RunConf
             f"train.steps={steps}",
             f"seed={seed_list}",
             "record.log_points=40",
+            f"record.chunk={min(100_000, steps)}",
         ],
     )
 
@@ -90,13 +94,15 @@ def run_generality(
     out_dir: str | Path,
     *,
     steps: int = 300_000,
+    long_steps: int = 10_000_000,
     seeds: int = 3,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> list[Path]:
     """Run every condition (resuming finished or interrupted ones), then draw the figure.
 
-    Returns the figure's paths (PNG and PDF).
+    ``steps`` per run, ``long_steps`` for the slow learners (SED); ``seeds``
+    networks per condition, trained together. Returns the figure's paths (PNG, PDF).
     """
     from driftlab.plots.generality import write_generality
     from driftlab.run import execute
@@ -105,7 +111,7 @@ def run_generality(
     for i, condition in enumerate(CONDITIONS):
         log(f"[{i + 1}/{len(CONDITIONS)}] {condition.label}")
         execute(
-            condition_config(condition, steps=steps, seeds=seeds),
+            condition_config(condition, steps=long_steps if condition.long else steps, seeds=seeds),
             out / condition.name,
             progress=progress,
         )
