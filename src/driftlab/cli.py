@@ -28,6 +28,29 @@ def _cpus(text: str) -> int:
     return value
 
 
+def _add_run_options(parser: argparse.ArgumentParser, example: str, *, figure: str) -> None:
+    """The options every training command shares: --set, --out, --quiet, --no-figures, --cpus."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override one field, e.g. {example}",
+    )
+    parser.add_argument("--out", help="run directory (default: runs/<preset-or-config>-<hash>)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-figures", action="store_true", help=f"do not write {figure} next to the run"
+    )
+    parser.add_argument(
+        "--cpus",
+        type=_cpus,
+        default=os.environ.get("DRIFTLAB_CPUS", "1"),
+        help="CPU cores this process may use (default 1, fastest for one small network; 'all')",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="driftlab",
@@ -50,36 +73,58 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--preset",
-        help="start from a named preset: quick (the default without a config file), fig2",
+        help="start from a named preset: quick (the default without a config file), fig2, "
+        "fig4_update, fig4_label",
     )
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one field, e.g. --set train.steps=5000 --set noise.update.sd=[0.01,0.03]",
-    )
-    run.add_argument("--out", help="run directory (default: runs/<preset-or-config>-<hash>)")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
-    run.add_argument(
-        "--no-figures", action="store_true", help="do not write Figure 2 next to the run"
-    )
-    run.add_argument(
-        "--cpus",
-        type=_cpus,
-        default=os.environ.get("DRIFTLAB_CPUS", "1"),
-        help="CPU cores this process may use (default 1, fastest for one small network; 'all')",
+    _add_run_options(
+        run, "--set train.steps=5000 --set noise.update.sd=[0.01,0.03]", figure="Figure 2"
     )
     fig = sub.add_parser(
         "figure",
         help="draw a paper figure from a run directory",
         description="Draw a paper figure from stored results (never runs a simulation).",
     )
-    fig.add_argument("name", choices=FIGURES, help="which figure: fig2 (Figure 2 B-E)")
-    fig.add_argument("run_dir", help="a run directory written by 'driftlab run'")
+    fig.add_argument(
+        "name",
+        choices=FIGURES,
+        help="fig2 (Figure 2 B-E of a corridor run), fig3c (Figure 3C of a 'driftlab hebbian' "
+        "run), fig4 (Figure 4: A valley, B-C from a "
+        "run with Hessian records, D from --label-run), xy-drift (the (x y)^2 drift against "
+        "theory; no run needed)",
+    )
+    fig.add_argument(
+        "run_dir", nargs="?", help="a run directory written by 'driftlab run' (fig2, fig4)"
+    )
     fig.add_argument("--out", help="folder for the PNG and PDF (default: RUN_DIR/figures)")
     fig.add_argument("--network", type=int, default=0, help="which network of a batch (default 0)")
+    fig.add_argument(
+        "--label-run",
+        help="fig4: run with label noise and Hessian records for panel D (default: RUN_DIR)",
+    )
+    fig.add_argument(
+        "--times",
+        help="fig4: the two Hessian record steps of panel C, e.g. 21737,200000 "
+        "(default: the record nearest a tenth of the last, and the last)",
+    )
+    heb = sub.add_parser(
+        "hebbian",
+        help="train the Hebbian/anti-Hebbian similarity-matching network (Figure 3C; resumable)",
+        description=(
+            "Noisy Hebbian/anti-Hebbian plasticity in the non-negative similarity-matching "
+            "network of Qin et al. (2023), as in Figure 3C. Rerunning resumes."
+        ),
+    )
+    heb.add_argument(
+        "config", nargs="?", help="YAML or TOML config file (fields override --preset)"
+    )
+    heb.add_argument(
+        "--preset",
+        help="hebbian_ring (the default: 100 neurons, ring inputs) or hebbian_place "
+        "(200 place cells from 270 grid-cell slices)",
+    )
+    _add_run_options(
+        heb, "--set train.sigma=[0,0.001] --set network.neurons=200", figure="Figure 3C"
+    )
     gen = sub.add_parser(
         "generality",
         help="train every learning rule and noise on a small task; one comparison figure",
@@ -90,13 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--out", default="runs/generality", help="folder (default runs/generality)")
     gen.add_argument("--steps", type=int, default=300_000, help="steps per run (default 3e5)")
+    gen.add_argument(
+        "--long-steps",
+        type=int,
+        default=10_000_000,
+        help="steps for the slow learner, SED (default 1e7, the paper's run length)",
+    )
     gen.add_argument("--seeds", type=int, default=3, help="networks per condition (default 3)")
     gen.add_argument("--quiet", action="store_true", help="no progress bars")
     gen.add_argument("--cpus", type=_cpus, default=os.environ.get("DRIFTLAB_CPUS", "1"))
     return parser
 
 
-FIGURES = ("fig2",)
+FIGURES = ("fig2", "fig3c", "fig4", "xy-drift")
 
 
 def _default_out(config: str | None, preset: str | None, digest: str) -> Path:
@@ -171,25 +222,77 @@ def _summarise(out_dir: Path) -> None:
         )
 
 
-def _cmd_figure(args: argparse.Namespace) -> int:
-    run_dir = Path(args.run_dir)
-    if not (run_dir / "timeseries.nc").is_file():
-        print(
-            f"driftlab: error: run_dir '{run_dir}': not a driftlab run directory "
-            "(no timeseries.nc)",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    from driftlab.plots import write_fig2
+def _usage_error(message: str) -> int:
+    print(f"driftlab: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
-    try:
-        paths = write_fig2(run_dir, args.out, network=args.network)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"driftlab: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+
+def _run_dir(text: str | None, what: str) -> Path:
+    """The path of a run directory; ValueError with a one-line reason if it is not one."""
+    if text is None:
+        raise ValueError(
+            f"{what}: required for this figure (a run directory written by 'driftlab run')"
+        )
+    path = Path(text)
+    if not (path / "timeseries.nc").is_file():
+        raise ValueError(f"{what} '{path}': not a driftlab run directory (no timeseries.nc)")
+    return path
+
+
+def _times(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    parts = text.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ValueError(
+            f"--times: expected two steps separated by a comma, e.g. 1000,200000; got {text!r}"
+        )
+    return int(parts[0]), int(parts[1])
+
+
+def _cmd_figure(args: argparse.Namespace) -> int:
+    if args.name == "xy-drift":
+        from driftlab.reproduce.landscapes import run_xy_drift
+
+        out = Path(args.out or "runs/xy-drift")
+        print("simulating noisy GD on (x y)^2 and its control ...", file=sys.stderr)
+        paths = run_xy_drift(out)
+    else:
+        try:
+            paths = _draw_run_figure(args, _run_dir(args.run_dir, "run_dir"))
+        except (FileNotFoundError, ValueError) as err:
+            return _usage_error(str(err))
     for path in paths:
         print(f"wrote {path}")
     return EXIT_OK
+
+
+def _draw_run_figure(args: argparse.Namespace, run_dir: Path) -> list[Path]:
+    if args.name == "fig2":
+        from driftlab.plots import write_fig2
+
+        return write_fig2(run_dir, args.out, network=args.network)
+    if args.name == "fig3c":
+        from driftlab.plots.fig3c import write_fig3c
+
+        return write_fig3c(run_dir, args.out, network=args.network)
+    label_run = None if args.label_run is None else _run_dir(args.label_run, "--label-run")
+    times = _times(args.times)
+    from driftlab.plots.fig4 import fig4_data, write_fig4
+    from driftlab.reproduce.landscapes import run_valley
+
+    fig4_data(run_dir, label_run, network=args.network, times=times)  # check inputs first
+    out = Path(args.out) if args.out else run_dir / "figures"
+    print("simulating noisy GD on the valley of panel A ...", file=sys.stderr)
+    run_valley(out / "valley")
+    return write_fig4(
+        run_dir,
+        out,
+        label_run=label_run,
+        valley_dir=out / "valley",
+        network=args.network,
+        times=times,
+    )
 
 
 def _cmd_generality(args: argparse.Namespace) -> int:
@@ -197,14 +300,27 @@ def _cmd_generality(args: argparse.Namespace) -> int:
 
     if args.cpus:
         limit_cpus(args.cpus)
-    if args.steps < 1 or args.seeds < 1:
-        print("driftlab: error: --steps and --seeds: expected positive integers", file=sys.stderr)
+    from driftlab.config import MAX_STEPS
+
+    for flag, value in (("--steps", args.steps), ("--long-steps", args.long_steps)):
+        if not 1 <= value <= MAX_STEPS:
+            print(
+                f"driftlab: error: {flag}: expected an integer in [1, {MAX_STEPS}], got {value}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+    if args.seeds < 1:
+        print(
+            f"driftlab: error: --seeds: expected a positive integer, got {args.seeds}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     from driftlab.reproduce import run_generality
 
     paths = run_generality(
         args.out,
         steps=args.steps,
+        long_steps=args.long_steps,
         seeds=args.seeds,
         progress=not args.quiet,
         log=lambda line: print(line, file=sys.stderr),
@@ -213,8 +329,39 @@ def _cmd_generality(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_hebbian(args: argparse.Namespace) -> int:
+    from driftlab.cpu import limit_cpus
+
+    if args.cpus:
+        limit_cpus(args.cpus)
+    from driftlab.config import ConfigError
+    from driftlab.hebbian_config import hebbian_config_hash, resolve_hebbian
+    from driftlab.hebbian_run import execute_hebbian, summarise_hebbian
+
+    try:
+        cfg = resolve_hebbian(args.config, preset=args.preset, overrides=args.overrides)
+        stem = Path(args.config).stem if args.config else (args.preset or "hebbian_ring")
+        out = Path(args.out) if args.out else Path("runs") / f"{stem}-{hebbian_config_hash(cfg)}"
+        print(f"driftlab hebbian: {cfg.train.steps:,} plasticity steps -> {out}", file=sys.stderr)
+        result = execute_hebbian(cfg, out, progress=not args.quiet)
+    except ConfigError as err:
+        return _usage_error(str(err))
+    print("\n".join(summarise_hebbian(result.out_dir)))
+    if not args.no_figures and result.status == "complete":
+        from driftlab.plots.fig3c import write_fig3c
+
+        paths = write_fig3c(result.out_dir)
+        print(f"figure: {paths[0]}  (and .pdf)")
+    if result.status == "diverged":
+        print(f"driftlab: the run diverged; see {result.out_dir / 'status.json'}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "hebbian":
+        return _cmd_hebbian(args)
     if args.command == "generality":
         return _cmd_generality(args)
     if args.command == "run":

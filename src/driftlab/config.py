@@ -63,6 +63,7 @@ MAX_STEPS = 2**31 - 1  # the step counter is an int32
 UPDATE_FORMS: tuple[str, ...] = ("gradient", "parameter")
 LABEL_KINDS: tuple[str, ...] = ("gaussian", "uniform")
 DTYPES: tuple[str, ...] = ("float32", "float64")
+HESSIAN_METHODS: tuple[str, ...] = ("auto", "dense", "lanczos")
 
 _CORRIDOR_META: dict[str, dict[str, Any]] = {
     "L_x": _positive(),
@@ -167,6 +168,34 @@ class NoiseConfig:
 
 
 @dataclass(frozen=True)
+class HessianRecord:
+    """Hessian summaries (driftlab.hessian) at a schedule of their own: every
+    ``every`` steps, else ``log_points`` log-spaced times; off when both are 0.
+
+    ``method``: ``dense`` (the exact spectrum: count of eigenvalues with |lambda|
+    above ``rtol`` times the largest, trace, max, sum of log nonzero; O(P^3)),
+    ``lanczos`` (max by ``lanczos_steps`` Lanczos steps, trace by Hutchinson with
+    ``hutchinson_samples`` probes; no count), or ``auto`` (dense up to ``dense_max``
+    parameters). ``spectrum``: also store every dense spectrum (hessian.nc).
+    Always computed in float64."""
+
+    every: int = field(default=0, metadata={"min": 0})
+    log_points: int = field(default=0, metadata={"min": 0})
+    method: str = field(default="auto", metadata=_choice(*HESSIAN_METHODS))
+    dense_max: int = field(default=5000, metadata={"min": 1})
+    rtol: float = field(
+        default=1e-7, metadata={"min": 0.0, "strict": True, "max": 1.0, "strict_max": True}
+    )
+    spectrum: bool = True
+    lanczos_steps: int = field(default=80, metadata={"min": 2})
+    hutchinson_samples: int = field(default=100, metadata={"min": 2})
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.every or self.log_points)
+
+
+@dataclass(frozen=True)
 class RecordConfig:
     """When the host records, how many steps one compiled chunk runs at most, and
     what is stored. Records: every ``every`` steps when ``every`` > 0 (it wins),
@@ -178,6 +207,7 @@ class RecordConfig:
     chunk: int = field(default=10_000, metadata={"min": 1, "max": MAX_STEPS})
     hidden: bool = True
     params: bool = False
+    hessian: HessianRecord = field(default_factory=HessianRecord)
 
 
 @dataclass(frozen=True)
@@ -365,7 +395,7 @@ def load_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-PRESETS: tuple[str, ...] = ("quick", "fig2")
+PRESETS: tuple[str, ...] = ("quick", "fig2", "fig4_update", "fig4_label")
 
 
 def load_preset(name: str) -> dict[str, Any]:

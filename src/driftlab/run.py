@@ -8,6 +8,8 @@ Run directory layout (all files written atomically):
 ``snapshots/``       hidden activity (and parameters) per record point, while running
 ``activity.nc``      hidden activity (time, network, sample, unit), when complete
 ``params.nc``        parameter snapshots (time, network, ...), when ``record.params``
+``hessian.nc``       Hessian spectra (hessian_time, network, eigenvalue), when
+                     ``record.hessian`` is on with a dense spectrum
 ``checkpoint.npz``   the state after the last chunk: parameters, rule state, records
 ``status.json``      running / complete / diverged, per-network divergence, speed
 
@@ -37,6 +39,8 @@ import yaml
 
 from driftlab import __version__, metrics
 from driftlab.config import ConfigError, RunConfig, parse_config, to_dict
+from driftlab.flatness import HESSIAN_RECORDED, hessian_record
+from driftlab.flatness import LONG_NAMES as HESSIAN_LONG_NAMES
 from driftlab.model import Params, init_params
 from driftlab.simulate import (
     EngineSpec,
@@ -189,6 +193,8 @@ class Records:
     values: dict[str, list[np.ndarray]]
     diverged_step: np.ndarray  # (B,) step at which a network diverged, -1 if it has not
     diverged_reason: np.ndarray  # (B,) index into DIVERGENCE_REASONS
+    hessian_steps: list[int]  # the Hessian's own record points (record.hessian)
+    hessian: dict[str, list[np.ndarray]]
 
     @classmethod
     def empty(cls, n_networks: int) -> Records:
@@ -197,29 +203,48 @@ class Records:
             values={k: [] for k in RECORDED},
             diverged_step=np.full(n_networks, -1, np.int64),
             diverged_reason=np.zeros(n_networks, np.int64),
+            hessian_steps=[],
+            hessian={k: [] for k in HESSIAN_RECORDED},
         )
 
     def table(self, name: str) -> np.ndarray:
         """One measurement as a (records, networks) float64 array."""
-        return np.asarray(self.values[name], np.float64).reshape(len(self.steps), -1)
+        return np.asarray(self.values[name], np.float64).reshape(len(self.steps), self.n_networks)
+
+    def hessian_table(self, name: str) -> np.ndarray:
+        """One Hessian summary as a (Hessian records, networks) float64 array."""
+        shape = (len(self.hessian_steps), self.n_networks)
+        return np.asarray(self.hessian[name], np.float64).reshape(shape)
+
+    @property
+    def n_networks(self) -> int:
+        return int(self.diverged_step.size)
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {
             "rec/step": np.asarray(self.steps, np.int64),
             "rec/diverged_step": self.diverged_step,
             "rec/diverged_reason": self.diverged_reason,
+            "hes/step": np.asarray(self.hessian_steps, np.int64),
         }
         for k in self.values:
             out[f"rec/{k}"] = self.table(k)
+        for k in self.hessian:
+            out[f"hes/{k}"] = self.hessian_table(k)
         return out
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Records:
+        hessian_steps = arrays.get("hes/step", np.zeros(0, np.int64))
         return cls(
             steps=[int(s) for s in arrays["rec/step"]],
             values={k: list(arrays[f"rec/{k}"]) for k in RECORDED},
             diverged_step=arrays["rec/diverged_step"].copy(),
             diverged_reason=arrays["rec/diverged_reason"].copy(),
+            hessian_steps=[int(s) for s in hessian_steps],
+            hessian={
+                k: list(arrays[f"hes/{k}"]) if hessian_steps.size else [] for k in HESSIAN_RECORDED
+            },
         )
 
 
@@ -257,6 +282,12 @@ def _timeseries(cfg: RunConfig, batch: Batch, rec: Records) -> xr.Dataset:
         "mean absolute error decoding the direction-signed position from h "
         "(nearest rate-map template, trajectory halves cross-validated)"
     )
+    if rec.hessian_steps:
+        ds = ds.assign_coords(hessian_step=("hessian_time", np.asarray(rec.hessian_steps)))
+        for name in HESSIAN_RECORDED:
+            ds[f"hessian_{name}"] = (("hessian_time", "network"), rec.hessian_table(name))
+            ds[f"hessian_{name}"].attrs["long_name"] = HESSIAN_LONG_NAMES[name]
+        ds.attrs["hessian_rtol"] = cfg.record.hessian.rtol
     ds.attrs["config"] = json.dumps(to_dict(cfg), sort_keys=True)
     ds.attrs["driftlab_version"] = __version__
     return ds
@@ -373,6 +404,12 @@ def _execute(
     chunk_fn = make_chunk(batch.spec)
     measure_fn = make_measure(cfg.model.activation)
     schedule = record_steps(cfg.train.steps, cfg.record.every, cfg.record.log_points)
+    hess_cfg = cfg.record.hessian
+    hess_schedule = (
+        record_steps(cfg.train.steps, hess_cfg.every, hess_cfg.log_points)
+        if hess_cfg.enabled
+        else np.zeros(0, np.int64)
+    )
     ckpt_path = out / "checkpoint.npz"
 
     environment = _environment()
@@ -441,15 +478,35 @@ def _execute(
             )
         write_netcdf(out / "timeseries.nc", _timeseries(cfg, batch, rec))
 
+    def record_hessian(st: TrainState) -> None:
+        step = int(np.asarray(st.step)[0])
+        point = hessian_record(
+            st.params,
+            np.asarray(batch.x),
+            np.asarray(batch.y),
+            activation=cfg.model.activation,
+            cfg=hess_cfg,
+            key=jax.random.fold_in(jax.random.key(cfg.seed[0]), step),
+        )
+        rec.hessian_steps.append(step)
+        for name, value in point.values.items():
+            rec.hessian[name].append(value)
+        if point.spectra is not None:
+            write_npz(out / "snapshots" / f"hessian_{step:012d}.npz", {"eigs": point.spectra})
+        write_netcdf(out / "timeseries.nc", _timeseries(cfg, batch, rec))
+
     current = int(np.asarray(state.step)[0])
     if not rec.steps:
         m0 = measure_fn(state.params, batch.x, batch.y)
         check_divergence(current, m0)
         record(state, m0)
+        if current in hess_schedule:
+            record_hessian(state)
         checkpoint(state, "running", 0.0)
     bar = _progress_bar(cfg.train.steps, current, len(batch.networks)) if progress else None
     speed, t_start, steps_start = 0.0, time.perf_counter(), current
-    for target in schedule[schedule > current]:
+    targets = np.union1d(schedule, hess_schedule)
+    for target in targets[targets > current]:
         while current < target:
             n = int(min(cfg.record.chunk, target - current))
             state = chunk_fn(state, batch.x, batch.y, batch.hyper, batch.streams, jnp.int32(n))
@@ -460,8 +517,10 @@ def _execute(
             # divergence is checked after every chunk; the record points only sample
             m = measure_fn(state.params, batch.x, batch.y)
             check_divergence(current, m)
-            if current == target:
+            if current == target and target in schedule:
                 record(state, m)
+            if current == target and target in hess_schedule:
+                record_hessian(state)
             checkpoint(state, "running", speed)
             if bar is not None:
                 bar.update(n)
@@ -548,6 +607,19 @@ def _consolidate(cfg: RunConfig, batch: Batch, rec: Records, out: Path) -> None:
             coords=coords,
         )
         write_netcdf(out / "params.nc", ds)
+    hess_steps = np.asarray(rec.hessian_steps, np.int64)
+    spectra = [snaps / f"hessian_{s:012d}.npz" for s in hess_steps]
+    if spectra and all(p.is_file() for p in spectra):
+        eigs = np.stack([read_npz(p)["eigs"] for p in spectra])
+        coords = {**_network_coords(batch.networks), "hessian_step": ("hessian_time", hess_steps)}
+        ds = xr.Dataset(
+            {"eigenvalues": (("hessian_time", "network", "eigenvalue"), eigs)}, coords=coords
+        )
+        ds["eigenvalues"].attrs["long_name"] = (
+            "eigenvalues of the Hessian of the training loss, ascending (float64, eigvalsh)"
+        )
+        ds.attrs["rtol"] = cfg.record.hessian.rtol
+        write_netcdf(out / "hessian.nc", ds)
 
 
 def _progress_bar(total: int, initial: int, networks: int) -> Any:
@@ -568,7 +640,7 @@ def load_run(out_dir: str | Path) -> dict[str, xr.Dataset]:
     """The datasets of a run directory: timeseries, data, and activity/params if present."""
     out = Path(out_dir)
     found = {}
-    for name in ("timeseries", "data", "activity", "params"):
+    for name in ("timeseries", "data", "activity", "params", "hessian"):
         path = out / f"{name}.nc"
         if path.is_file():
             found[name] = open_netcdf(path)

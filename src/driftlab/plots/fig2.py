@@ -218,14 +218,7 @@ def write_fig2(
     run_dir: str | Path, out_dir: str | Path | None = None, *, network: int = 0
 ) -> list[Path]:
     """Write ``fig2.png`` and ``fig2.pdf`` (default: RUN_DIR/figures); returns the paths."""
-    import matplotlib.pyplot as plt
+    from driftlab.plots.save import write_run_figure
 
-    from driftlab.plots.save import save_figure
-
-    d = fig2_data(run_dir, network)
-    fig = plot_fig2(d)
-    target = Path(out_dir) if out_dir is not None else Path(run_dir) / "figures"
-    suffix = "" if network == 0 else f"_network{network}"
-    paths = save_figure(fig, target, f"fig2{suffix}")
-    plt.close(fig)
-    return paths
+    fig = plot_fig2(fig2_data(run_dir, network))
+    return write_run_figure(fig, run_dir, out_dir, "fig2", network=network)

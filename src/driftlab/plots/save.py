@@ -20,3 +20,17 @@ def save_figure(fig: Any, folder: Path, stem: str) -> list[Path]:
         atomic_write(path, save)
         paths.append(path)
     return paths
+
+
+def write_run_figure(
+    fig: Any, run_dir: str | Path, out_dir: str | Path | None, stem: str, *, network: int = 0
+) -> list[Path]:
+    """Save a run's figure as ``stem[_network<N>].png/.pdf`` in ``out_dir`` (default
+    RUN_DIR/figures), close it, and return the paths."""
+    import matplotlib.pyplot as plt
+
+    target = Path(out_dir) if out_dir is not None else Path(run_dir) / "figures"
+    suffix = "" if network == 0 else f"_network{network}"
+    paths = save_figure(fig, target, f"{stem}{suffix}")
+    plt.close(fig)
+    return paths

@@ -1,0 +1,220 @@
+"""Figure 4 of Ratzon, Derdikman & Barak (2023): noisy learning flattens the landscape.
+
+A: noisy GD on a two-dimensional valley with a zero-loss floor whose walls flatten
+to one side (driftlab.landscapes; stored by driftlab.reproduce.landscapes).
+B: fraction of active units against the number of nonzero Hessian eigenvalues
+over a run with update noise, coloured by step; the dashed line is the most
+nonzero eigenvalues the silent units allow, P x active units (each silent unit
+zeroes its d_in + 1 + d_out rows).
+C: log10 of the positive nonzero eigenvalues at two record points of that run:
+the small ones are pushed down, the large ones hardly move.
+D: the Hessian's trace over a run with label noise.
+
+B and C need a run recorded with ``record.hessian`` and a dense spectrum
+(``hessian.nc``); D a run with label noise and Hessian records. Reads stored
+results only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Fig4Data:
+    """What panels B-D plot, from stored runs (network ``network`` of each batch)."""
+
+    title_b: str
+    hess_steps: np.ndarray  # (k,) Hessian record steps of the update-noise run
+    n_nonzero: np.ndarray  # (k,)
+    active_units: np.ndarray  # (k,) 1 - silent units / H, at the same steps
+    n_params: int
+    spectrum_steps: tuple[int, int]
+    log_eigs: tuple[np.ndarray, np.ndarray]  # log10 of the positive nonzero eigenvalues
+    n_negative: tuple[int, int]
+    title_d: str
+    trace_steps: np.ndarray  # (j,) of the label-noise run
+    trace: np.ndarray  # (j,)
+    trace_se: np.ndarray  # (j,) 0 for dense spectra
+
+
+def _describe(ts: Any) -> str:
+    cfg = json.loads(ts.attrs["config"])
+    noise = cfg["noise"]
+    parts = [f"{cfg['task']['name']}, H = {cfg['model']['hidden']}, {cfg['train']['rule']}"]
+    if any(noise["update"]["sd"]):
+        parts.append(f"update noise sd {noise['update']['sd'][0]:g}")
+    label = noise["label"]
+    value = label["sd"] if label["kind"] == "gaussian" else label["width"]
+    if any(value):
+        what = "sd" if label["kind"] == "gaussian" else "width"
+        parts.append(f"{label['kind']} label noise {what} {value[0]:g}")
+    return ", ".join(parts)
+
+
+def _need_hessian(ts: Any, run_dir: Path) -> None:
+    if "hessian_step" not in ts.coords:
+        raise ValueError(
+            f"'{run_dir}' has no Hessian records: run it with "
+            "--set record.hessian.log_points=12 (or record.hessian.every=N)"
+        )
+
+
+def fig4_data(
+    update_run: str | Path,
+    label_run: str | Path | None = None,
+    *,
+    network: int = 0,
+    times: tuple[int, int] | None = None,
+) -> Fig4Data:
+    """Panels B-D's data. ``times``: the two steps of panel C (default: the Hessian
+    record nearest a tenth of the last, and the last); ``label_run`` defaults to
+    ``update_run``."""
+    from driftlab.run import load_run
+
+    upd_dir = Path(update_run)
+    upd = load_run(upd_dir)
+    ts = upd["timeseries"]
+    _need_hessian(ts, upd_dir)
+    if "hessian" not in upd:
+        raise ValueError(
+            f"'{upd_dir}' has no hessian.nc (dense spectra): record with "
+            "record.hessian.method dense (or auto on a network of <= dense_max parameters)"
+        )
+    if not 0 <= network < ts.sizes["network"]:
+        raise ValueError(f"--network: expected 0..{ts.sizes['network'] - 1}, got {network}")
+    eigs = upd["hessian"]["eigenvalues"].isel(network=network).values  # (k, P)
+    hess_steps = ts.hessian_step.values
+    n_params = eigs.shape[1]
+    zeros = ts.hessian_zeros_from_silent.isel(network=network).values
+    rtol = float(ts.attrs.get("hessian_rtol", 1e-7))
+    if times is None:
+        if hess_steps.size < 2:
+            raise ValueError(f"'{upd_dir}' has fewer than two Hessian records")
+        last = hess_steps.size - 1
+        tenth = int(np.argmin(np.abs(hess_steps[:last] - hess_steps[last] / 10)))
+        idx = (tenth, last)
+    else:
+        missing = [t for t in times if t not in hess_steps]
+        if missing:
+            raise ValueError(
+                f"--times: step {missing[0]} is not a Hessian record; "
+                f"recorded: {', '.join(str(int(s)) for s in hess_steps)}"
+            )
+        idx = (
+            int(np.flatnonzero(hess_steps == times[0])[0]),
+            int(np.flatnonzero(hess_steps == times[1])[0]),
+        )
+    logs, negs = [], []
+    for i in idx:
+        e = eigs[i]
+        nonzero = np.abs(e) > rtol * np.abs(e).max()
+        logs.append(np.log10(e[nonzero & (e > 0)]))
+        negs.append(int(np.count_nonzero(nonzero & (e < 0))))
+    lab_dir = Path(label_run) if label_run is not None else upd_dir
+    lab_ts = load_run(lab_dir)["timeseries"] if label_run is not None else ts
+    _need_hessian(lab_ts, lab_dir)
+    lab_net = min(network, lab_ts.sizes["network"] - 1)
+    return Fig4Data(
+        title_b=_describe(ts),
+        hess_steps=hess_steps,
+        n_nonzero=ts.hessian_n_nonzero.isel(network=network).values,
+        active_units=1.0 - zeros / n_params,
+        n_params=n_params,
+        spectrum_steps=(int(hess_steps[idx[0]]), int(hess_steps[idx[1]])),
+        log_eigs=(logs[0], logs[1]),
+        n_negative=(negs[0], negs[1]),
+        title_d=_describe(lab_ts),
+        trace_steps=lab_ts.hessian_step.values,
+        trace=lab_ts.hessian_trace.isel(network=lab_net).values,
+        trace_se=lab_ts.hessian_trace_se.isel(network=lab_net).values,
+    )
+
+
+def plot_fig4(data: Fig4Data, valley_dir: str | Path | None = None) -> Any:
+    """The figure: A (if ``valley_dir`` holds a stored valley trajectory), B, C, D."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.6), layout="constrained")
+    ax_a, ax_b, ax_c, ax_d = axes
+    if valley_dir is not None:
+        from driftlab.plots.landscapes import draw_stored_valley
+
+        draw_stored_valley(ax_a, valley_dir)
+    else:
+        ax_a.set_axis_off()
+    ax_a.set_title("A  noisy GD on a valley", loc="left", fontsize=10)
+
+    steps = np.maximum(data.hess_steps, 1)
+    sc = ax_b.scatter(
+        data.n_nonzero, data.active_units, c=np.log10(steps), cmap="viridis", s=28, zorder=3
+    )
+    ax_b.plot(data.n_nonzero, data.active_units, color="0.7", lw=0.8, zorder=2)
+    grid = np.linspace(0, data.n_params, 50)
+    ax_b.plot(grid, grid / data.n_params, "k--", lw=1, label="bound: nonzero <= P x active")
+    hi = max(float(np.nanmax(data.n_nonzero)) * 1.15, 1.0)
+    ax_b.set_xlim(0, hi)
+    ax_b.set_ylim(0, 1.02)
+    ax_b.set_xlabel("nonzero Hessian eigenvalues")
+    ax_b.set_ylabel("fraction of active units")
+    ax_b.legend(fontsize=8, loc="lower right")
+    fig.colorbar(sc, ax=ax_b, label="log10 step")
+    ax_b.set_title(f"B  {data.title_b}", loc="left", fontsize=9)
+
+    lo = min(float(v.min()) for v in data.log_eigs if v.size)
+    top = max(float(v.max()) for v in data.log_eigs if v.size)
+    bins = np.linspace(lo, top, 40)
+    for logs, step, neg, colour in zip(
+        data.log_eigs, data.spectrum_steps, data.n_negative, ("tab:blue", "tab:red"), strict=True
+    ):
+        ax_c.hist(
+            logs,
+            bins=bins,
+            histtype="step",
+            lw=1.6,
+            color=colour,
+            label=f"step {step:,}: {logs.size} > 0 ({neg} < 0 not shown)",
+        )
+    ax_c.set_xlabel("log10 nonzero eigenvalue")
+    ax_c.set_ylabel("count")
+    ax_c.legend(fontsize=8)
+    ax_c.set_title("C  Hessian spectrum at two times", loc="left", fontsize=10)
+
+    t_steps = np.maximum(data.trace_steps, 1)
+    ax_d.plot(t_steps, data.trace, color="tab:green", marker="o", ms=3)
+    if np.any(data.trace_se > 0):
+        ax_d.fill_between(
+            t_steps, data.trace - data.trace_se, data.trace + data.trace_se, alpha=0.2
+        )
+    ax_d.set_xscale("log")
+    ax_d.set_xlabel("training step")
+    ax_d.set_ylabel("trace of the Hessian (sum of eigenvalues)")
+    ax_d.set_title(f"D  {data.title_d}", loc="left", fontsize=9)
+    fig.suptitle("Noisy learning flattens the loss landscape (Figure 4)", fontsize=11)
+    return fig
+
+
+def write_fig4(
+    update_run: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    label_run: str | Path | None = None,
+    valley_dir: str | Path | None = None,
+    network: int = 0,
+    times: tuple[int, int] | None = None,
+) -> list[Path]:
+    """Write ``fig4.png`` and ``fig4.pdf`` (default folder: UPDATE_RUN/figures;
+    ``fig4_network<N>`` for network N > 0)."""
+    from driftlab.plots.save import write_run_figure
+
+    data = fig4_data(update_run, label_run, network=network, times=times)
+    fig = plot_fig4(data, valley_dir)
+    return write_run_figure(fig, update_run, out_dir, "fig4", network=network)
