@@ -97,3 +97,29 @@ def test_exponent_notation_is_a_number() -> None:
 def test_bad_choice_lists_allowed_values(tmp_path: Path) -> None:
     done = run_cli("run", "--set", "model.init=medium", "--out", str(tmp_path / "x"))
     assert "allowed: rich, lazy" in done.stderr
+
+
+def test_hebbian_command_and_fig3c(tmp_path: Path) -> None:
+    """`driftlab hebbian` as a user types it: a short ring run, its summary and Figure 3C,
+    then `driftlab figure fig3c` redraws it from the run directory."""
+    out = tmp_path / "heb"
+    done = run_cli(
+        "hebbian", "--set", "train.steps=300", "--set", "inputs.ring.n_inputs=64",
+        "--out", str(out), "--quiet",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "fraction active" in done.stdout
+    assert (out / "timeseries.nc").is_file() and (out / "figures" / "fig3c.png").is_file()
+    again = run_cli("figure", "fig3c", str(out), "--out", str(tmp_path / "f"))
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "f" / "fig3c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_hebbian_command_rejects_bad_input(tmp_path: Path) -> None:
+    done = run_cli("hebbian", "--set", "train.sigma=-1", "--out", str(tmp_path / "h"))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "train.sigma" in lines[0]
+    assert not (tmp_path / "h").exists()
+    unknown = run_cli("hebbian", "--preset", "nope", "--out", str(tmp_path / "h"))
+    assert unknown.returncode == 2 and "hebbian_ring" in unknown.stderr
