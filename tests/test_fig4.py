@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +40,29 @@ def test_fig4_data_panels(hessian_runs: tuple[Path, Path]) -> None:
     assert d.spectrum_steps == (0, 600)  # nearest a tenth of 600, and the last
     assert all(np.all(np.isfinite(v)) and v.size > 0 for v in d.log_eigs)
     assert "label noise" in d.title_d and "update noise" in d.title_b
-    assert d.trace.shape == (4,) and np.all(d.trace_se == 0)
+    assert d.trace.shape == (4,)
+    assert np.all(np.diff(d.trace_steps) > 0)
     d2 = fig4_data(update, label, times=(200, 400))
     assert d2.spectrum_steps == (200, 400)
     with pytest.raises(ValueError, match="--times: step 300"):
         fig4_data(update, label, times=(300, 400))
+    with pytest.raises(ValueError, match=re.escape("--network: expected 0..0")):
+        fig4_data(update, label, network=1)
+
+
+def test_fig4_explains_a_run_that_is_not_finished(hessian_runs, tmp_path: Path) -> None:
+    """hessian.nc appears when a run completes: an interrupted run is told to finish."""
+    import json
+    import shutil
+
+    update, _ = hessian_runs
+    partial = tmp_path / "partial"
+    shutil.copytree(update, partial)
+    (partial / "hessian.nc").unlink()
+    status = json.loads((partial / "status.json").read_text())
+    (partial / "status.json").write_text(json.dumps({**status, "state": "running", "step": 300}))
+    with pytest.raises(ValueError, match=re.escape("not complete (step 300 of 600): rerun")):
+        fig4_data(partial)
 
 
 def test_cli_fig4(hessian_runs: tuple[Path, Path], tmp_path: Path) -> None:
@@ -67,6 +86,10 @@ def test_cli_fig4_refuses_runs_without_hessian_records(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--times" in bad.stderr
     missing = run_cli("figure", "fig4")
     assert missing.returncode == 2 and "run_dir" in missing.stderr
+    misplaced = run_cli("figure", "fig2", str(tmp_path / "plain"), "--times", "1,2")
+    assert (
+        misplaced.returncode == 2 and "--times: does not apply to figure fig2" in misplaced.stderr
+    )
 
 
 def test_figure4_presets_are_valid() -> None:

@@ -3,7 +3,9 @@ and the Hessian summaries a run records."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -68,10 +70,10 @@ def test_dense_hessian_matches_finite_differences_of_the_gradient() -> None:
 
 
 def test_two_layer_hessian_at_a_known_point() -> None:
-    """Closed form: one linear-regime unit, f = n relu(m x + b), all inputs active.
+    """Closed form: one unit, f = n relu(m x + b), active on every input (z = m x + b > 0).
 
-    At m = b = 0+ with n = 0, the loss (f - y)^2 has d2L/dn2 = 2 mean(z^2) and
-    every other second derivative 0 except d2L/dn dm, d2L/dn db = -2 mean(y x), -2 mean(y).
+    At n = 0 the loss mean (f - y)^2 has d2L/dn2 = 2 mean(z^2), d2L/dn dm =
+    -2 mean(y x), d2L/dn db = -2 mean(y), and every other second derivative 0.
     """
     x = jnp.asarray([[1.0], [2.0], [3.0]])
     y = jnp.asarray([[1.0], [0.5], [2.0]])
@@ -89,15 +91,18 @@ def test_two_layer_hessian_at_a_known_point() -> None:
 
 
 def test_summaries_of_a_known_spectrum() -> None:
-    eigs = np.array([-1e-12, 0.0, 1e-10, -0.5, 1.0, 4.0])
+    eigs = np.array([-1e-12, 0.0, 1e-10, -0.5, 2.0, 4.0])
     s = hessian.summarise(eigs, rtol=1e-6)
-    assert (s.n_params, s.n_nonzero, s.n_negative) == (6, 3, 1)
+    assert (s.n_params, s.n_nonzero, s.n_negative, s.n_positive) == (6, 3, 1, 2)
     assert s.frac_nonzero == pytest.approx(0.5)
-    assert s.trace == pytest.approx(4.5, abs=1e-9)
+    assert s.trace == pytest.approx(5.5, abs=1e-9)
     assert s.max == 4.0
-    assert s.sum_log_nonzero == pytest.approx(np.log(0.5) + np.log(1.0) + np.log(4.0))
+    assert s.sum_log_nonzero == pytest.approx(np.log(0.5) + np.log(2.0) + np.log(4.0))
+    assert s.sum_log_positive == pytest.approx(np.log(2.0) + np.log(4.0))
     with pytest.raises(ValueError, match="rtol"):
         hessian.summarise(eigs, rtol=0)
+    broken = hessian.summarise(np.array([1.0, np.nan, 2.0]))
+    assert np.isnan([broken.n_nonzero, broken.trace, broken.max, broken.sum_log_positive]).all()
 
 
 def test_gauss_newton_equals_hessian_at_an_exact_zero_of_the_loss() -> None:
@@ -177,6 +182,18 @@ def test_lanczos_top_of_the_spectrum_matches_dense(mid_sized) -> None:
         hessian.lanczos(matvec, n, k=0, key=jax.random.key(1))
 
 
+def test_lanczos_stops_when_the_krylov_space_is_exhausted() -> None:
+    """A rank-5 operator: the Krylov space has at most 6 dimensions (5 + the null
+    direction of the start), so Lanczos stops early with the 5 eigenvalues exact."""
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.normal(size=(40, 5)))
+    lam = np.array([0.5, 1.0, 2.0, 3.0, 7.0])
+    a = jnp.asarray((q * lam) @ q.T)
+    ritz = hessian.lanczos(lambda v: a @ v, 40, k=20, key=jax.random.key(0))
+    assert ritz.size <= 6
+    np.testing.assert_allclose(ritz[-5:], lam, rtol=1e-9)
+
+
 def test_hutchinson_trace_within_its_theoretical_error(mid_sized) -> None:
     """One Rademacher probe has variance 2 (||H||_F^2 - sum H_ii^2): the mean of S probes
     lies within 4 standard errors of the trace (and the reported error is that one)."""
@@ -221,16 +238,47 @@ def test_run_records_hessian_summaries_on_their_own_schedule(tmp_path: Path, tin
     )
 
 
-def test_lanczos_method_in_a_run(tmp_path: Path, tiny_raw) -> None:
-    """method lanczos: max and a Hutchinson trace; counts are NaN (not computed)."""
-    hess = {"every": 600, "method": "lanczos", "lanczos_steps": 60, "hutchinson_samples": 50}
-    raw = {**tiny_raw, "record": {**tiny_raw["record"], "hessian": hess}}
-    execute(parse_config(raw), tmp_path / "r", progress=False)
-    ds = load_run(tmp_path / "r")
-    ts = ds["timeseries"]
-    assert "hessian" not in ds
-    assert np.isnan(ts.hessian_n_nonzero.values).all()
-    assert np.all(ts.hessian_max.values > 0) and np.all(ts.hessian_trace_se.values > 0)
+def test_lanczos_method_in_a_run_agrees_with_dense(tmp_path: Path, tiny_raw) -> None:
+    """method lanczos on the tiny run (864 parameters): the max equals the dense run's to
+    1e-6 and the Hutchinson trace lies within 4 of its standard errors; counts are NaN."""
+    runs = {}
+    for method in ("lanczos", "dense"):
+        hess = {"every": 600, "method": method, "lanczos_steps": 60, "hutchinson_samples": 50}
+        raw = {**tiny_raw, "record": {**tiny_raw["record"], "hessian": hess}}
+        execute(parse_config(raw), tmp_path / method, progress=False)
+        runs[method] = load_run(tmp_path / method)
+    assert "hessian" not in runs["lanczos"] and "hessian" in runs["dense"]
+    lz, dn = runs["lanczos"]["timeseries"], runs["dense"]["timeseries"]
+    assert np.isnan(lz.hessian_n_nonzero.values).all()
+    np.testing.assert_allclose(lz.hessian_max.values, dn.hessian_max.values, rtol=1e-6)
+    se = lz.hessian_trace_se.values
+    assert np.all(se > 0)
+    assert np.all(np.abs(lz.hessian_trace.values - dn.hessian_trace.values) < 4 * se)
+
+
+def test_hessian_records_compile_once_and_handle_diverged_and_non_relu_networks() -> None:
+    """A second record of the same shapes compiles nothing; a NaN network records NaN
+    throughout; a tanh network gets no silent-unit count (it holds for ReLU only)."""
+    from driftlab import flatness
+    from driftlab.config import HessianRecord
+
+    cfg = HessianRecord(every=1)
+    p, x, y = _net(hidden=8, d_in=3, d_out=2, n=6)
+    batch = Params(*(jnp.stack([leaf, leaf.at[0].set(jnp.nan)]) for leaf in p))
+    xb, yb = np.stack([np.asarray(x)] * 2), np.stack([np.asarray(y)] * 2)
+    key = jax.random.key(0)
+    first = flatness.hessian_record(batch, xb, yb, activation="relu", cfg=cfg, key=key)
+    dense_fn, _ = flatness._compiled("relu", 8, 3, 2)
+    compiled = dense_fn._cache_size()
+    moved = Params(*(leaf * 1.01 for leaf in batch))
+    flatness.hessian_record(moved, xb, yb, activation="relu", cfg=cfg, key=key)
+    assert dense_fn._cache_size() == compiled == 1
+    ok, broken = (np.array([v[i] for v in first.values.values()]) for i in (0, 1))
+    assert np.all(np.isfinite(ok)) and np.all(np.isnan(broken))
+    assert first.spectra is not None and np.isnan(first.spectra[1]).all()
+    tanh = flatness.hessian_record(batch, xb, yb, activation="tanh", cfg=cfg, key=key)
+    assert np.isnan(tanh.values["zeros_from_silent"]).all()
+    assert np.isfinite(tanh.values["trace"][0])
 
 
 class _StopError(Exception):
@@ -249,7 +297,46 @@ def test_resume_with_hessian_records_equals_uninterrupted(tmp_path: Path, tiny_r
     with pytest.raises(_StopError):
         execute(cfg, tmp_path / "b", progress=False, on_chunk=stop)
     execute(cfg, tmp_path / "b", progress=False)
-    a, b = load_run(tmp_path / "a"), load_run(tmp_path / "b")
-    for name in ("hessian_n_nonzero", "hessian_trace", "hessian_sum_log_nonzero", "loss"):
+    _assert_same_hessian_records(tmp_path / "a", tmp_path / "b")
+
+
+def test_crash_between_a_hessian_record_and_its_checkpoint(
+    tmp_path: Path, tiny_raw, monkeypatch
+) -> None:
+    """The checkpoint after the step-400 Hessian record fails to write: the record was
+    computed (and its spectrum written) but not checkpointed; the rerun recomputes it."""
+    from driftlab import run as run_module
+
+    raw = {**tiny_raw, "record": {**tiny_raw["record"], "hessian": {"every": 200}}}
+    cfg = parse_config(raw)
+    execute(cfg, tmp_path / "a", progress=False)
+    real = run_module.write_npz
+
+    spectrum_400 = tmp_path / "b" / "snapshots" / "hessian_000000000400.npz"
+
+    def failing(path: Path, arrays: Any) -> None:
+        if path.name == "checkpoint.npz" and spectrum_400.is_file():
+            raise OSError("disk full (injected)")
+        real(path, arrays)
+
+    monkeypatch.setattr(run_module, "write_npz", failing)
+    with pytest.raises(OSError, match="injected"):
+        execute(cfg, tmp_path / "b", progress=False)
+    monkeypatch.setattr(run_module, "write_npz", real)
+    assert json.loads((tmp_path / "b" / "status.json").read_text())["step"] == 300
+    execute(cfg, tmp_path / "b", progress=False)
+    _assert_same_hessian_records(tmp_path / "a", tmp_path / "b")
+
+
+def _assert_same_hessian_records(dir_a: Path, dir_b: Path) -> None:
+    a, b = load_run(dir_a), load_run(dir_b)
+    names = (
+        "hessian_n_nonzero",
+        "hessian_trace",
+        "hessian_sum_log_positive",
+        "hessian_step",
+        "loss",
+    )
+    for name in names:
         np.testing.assert_array_equal(a["timeseries"][name].values, b["timeseries"][name].values)
     np.testing.assert_array_equal(a["hessian"].eigenvalues.values, b["hessian"].eigenvalues.values)

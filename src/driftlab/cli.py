@@ -82,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     fig = sub.add_parser(
         "figure",
         help="draw a paper figure from a run directory",
-        description="Draw a paper figure from stored results (never runs a simulation).",
+        description=(
+            "Draw a paper figure: fig2, fig3c and fig4 B-D from stored runs; fig4's panel A "
+            "and xy-drift simulate their two-dimensional landscapes on the spot (seconds)."
+        ),
     )
     fig.add_argument(
         "name",
@@ -251,6 +254,17 @@ def _times(text: str | None) -> tuple[int, int] | None:
 
 
 def _cmd_figure(args: argparse.Namespace) -> int:
+    extra = [
+        flag
+        for flag, value, used_by in (
+            ("--label-run", args.label_run, ("fig4",)),
+            ("--times", args.times, ("fig4",)),
+            ("run_dir", args.run_dir, ("fig2", "fig3c", "fig4")),
+        )
+        if value is not None and args.name not in used_by
+    ]
+    if extra:
+        return _usage_error(f"{extra[0]}: does not apply to figure {args.name}")
     if args.name == "xy-drift":
         from driftlab.reproduce.landscapes import run_xy_drift
 
@@ -282,6 +296,12 @@ def _draw_run_figure(args: argparse.Namespace, run_dir: Path) -> list[Path]:
     from driftlab.reproduce.landscapes import run_valley
 
     fig4_data(run_dir, label_run, network=args.network, times=times)  # check inputs first
+    if label_run is None:
+        print(
+            f"driftlab: panel D shows the trace of {run_dir} itself; pass --label-run with a "
+            "label-noise run (e.g. driftlab run --preset fig4_label) for Figure 4D",
+            file=sys.stderr,
+        )
     out = Path(args.out) if args.out else run_dir / "figures"
     print("simulating noisy GD on the valley of panel A ...", file=sys.stderr)
     run_valley(out / "valley")

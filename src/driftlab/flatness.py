@@ -9,17 +9,26 @@ network (``hessian_time``, ``network``):
 n_nonzero           eigenvalues with |lambda| > rtol max |lambda|   (dense)
 frac_nonzero        n_nonzero / P                                     (dense)
 zeros_from_silent   (d_in + 1 + d_out) x silent units: a lower bound on the
-                    zero eigenvalues (Methods, "Hessian and sparseness")
+                    zero eigenvalues (Methods, "Hessian and sparseness");
+                    ReLU only (NaN for other activations)
 trace               sum of eigenvalues (Hutchinson estimate under lanczos)
 max                 largest eigenvalue (top Ritz value under lanczos)
 sum_log_nonzero     sum of log |lambda| over the nonzero ones         (dense)
 n_negative          nonzero eigenvalues below 0 (away from a minimum) (dense)
+n_positive          nonzero eigenvalues above 0                       (dense)
+sum_log_positive    sum of log lambda over those: the theory's quantity (dense)
 trace_se            standard error of the trace (0 when dense)
 ==================  ==========================================================
+
+The Hessian and Hessian-vector product of each network shape are compiled once
+per process (``_compiled``), not at every record. A network whose parameters
+are not finite (diverged) records NaN throughout.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax
@@ -39,18 +48,27 @@ HESSIAN_RECORDED = (
     "max",
     "sum_log_nonzero",
     "n_negative",
+    "n_positive",
+    "sum_log_positive",
 )
 
 LONG_NAMES = {
     "n_nonzero": "Hessian eigenvalues with |lambda| > rtol * max|lambda| (dense only)",
     "frac_nonzero": "fraction of the Hessian's eigenvalues that are nonzero (dense only)",
-    "zeros_from_silent": "zero eigenvalues implied by silent units: (d_in + 1 + d_out) each",
+    "zeros_from_silent": "zero eigenvalues implied by silent ReLU units: (d_in + 1 + d_out) each",
     "trace": "trace of the Hessian (sum of eigenvalues; Hutchinson estimate if lanczos)",
     "trace_se": "standard error of the trace estimate (0 for the dense spectrum)",
     "max": "largest Hessian eigenvalue (top Lanczos Ritz value if lanczos)",
     "sum_log_nonzero": "sum of log|lambda| over the nonzero eigenvalues (dense only)",
     "n_negative": "nonzero eigenvalues below zero (dense only)",
+    "n_positive": "nonzero eigenvalues above zero (dense only)",
+    "sum_log_positive": "sum of log lambda over the positive nonzero eigenvalues (dense only)",
 }
+
+Compiled = tuple[
+    Callable[[jax.Array, jax.Array, jax.Array], jax.Array],
+    Callable[[jax.Array, jax.Array, jax.Array, jax.Array], jax.Array],
+]
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,35 @@ class HessianRecordPoint:
 def uses_dense(cfg: HessianRecord, n_params: int) -> bool:
     """Whether ``cfg.method`` means the dense spectrum for networks of ``n_params``."""
     return cfg.method == "dense" or (cfg.method == "auto" and n_params <= cfg.dense_max)
+
+
+def _unflatten(theta: jax.Array, hidden: int, d_in: int, d_out: int) -> Params:
+    """theta in ``ravel_pytree`` order of Params: m (H, d_in), b (H,), n (d_out, H)."""
+    cut_m, cut_b = hidden * d_in, hidden * d_in + hidden
+    return Params(
+        m=theta[:cut_m].reshape(hidden, d_in),
+        b=theta[cut_m:cut_b],
+        n=theta[cut_b:].reshape(d_out, hidden),
+    )
+
+
+@functools.cache
+def _compiled(activation: str, hidden: int, d_in: int, d_out: int) -> Compiled:
+    """Jitted (theta, x, y) -> H and (theta, x, y, v) -> H v of the training loss."""
+
+    def loss(theta: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
+        return mse_loss(_unflatten(theta, hidden, d_in, d_out), x, y, activation)
+
+    grad = jax.grad(loss)
+
+    def hvp(theta: jax.Array, x: jax.Array, y: jax.Array, v: jax.Array) -> jax.Array:
+        tangent: jax.Array = jax.jvp(lambda t: grad(t, x, y), (theta,), (v,))[1]
+        return tangent
+
+    def dense(theta: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
+        return hessian.hessian_from_hvp(lambda v: hvp(theta, x, y, v), theta.size)
+
+    return jax.jit(dense), jax.jit(hvp)
 
 
 def hessian_record(
@@ -80,64 +127,50 @@ def hessian_record(
     params: leaves with a leading network axis (B, ...); x (B, N, d_in); y (B, N, d_out);
     ``key`` seeds the Lanczos start and Hutchinson probes (unused when dense).
     """
-    n_networks = int(np.asarray(params.b).shape[0])
-    d_in, d_out = int(x.shape[-1]), int(y.shape[-1])
+    m = np.asarray(params.m)
+    n_networks, hidden, d_in = m.shape
+    d_out = int(y.shape[-1])
+    n_params = hidden * (d_in + 1 + d_out)
+    dense = uses_dense(cfg, n_params)
+    nan = float("nan")
     values: dict[str, list[float]] = {k: [] for k in HESSIAN_RECORDED}
     spectra: list[np.ndarray] = []
     with jax.enable_x64(True):  # type: ignore[no-untyped-call,operator]
+        dense_fn, hvp_fn = _compiled(activation, hidden, d_in, d_out)
         for i in range(n_networks):
             p = Params(*(jnp.asarray(np.asarray(leaf)[i], jnp.float64) for leaf in params))
             xi, yi = jnp.asarray(x[i], jnp.float64), jnp.asarray(y[i], jnp.float64)
-            h = np.asarray(hidden_activity(p, xi, activation))
-            values["zeros_from_silent"].append(
-                float(hessian.zero_eigenvalues_from_silent_units(h, d_in, d_out))
-            )
-
-            def loss_fn(q: Params, xi: jax.Array = xi, yi: jax.Array = yi) -> jax.Array:
-                return mse_loss(q, xi, yi, activation)
-
-            n_params = sum(int(np.size(leaf)) for leaf in p)
-            if not all(np.all(np.isfinite(np.asarray(leaf))) for leaf in p):
-                for name in HESSIAN_RECORDED:
-                    if name != "zeros_from_silent":
-                        values[name].append(float("nan"))
-                if uses_dense(cfg, n_params) and cfg.spectrum:
-                    spectra.append(np.full(n_params, np.nan))
-                continue
-            if uses_dense(cfg, n_params):
-                eigs = hessian.eigenvalues(hessian.dense_hessian(loss_fn, p))
-                s = hessian.summarise(eigs, rtol=cfg.rtol)
+            theta = jnp.concatenate([p.m.ravel(), p.b, p.n.ravel()])
+            if not bool(jnp.all(jnp.isfinite(theta))):
+                row = dict.fromkeys(HESSIAN_RECORDED, nan)
+                if dense and cfg.spectrum:
+                    spectra.append(np.full(n_params, nan))
+            elif dense:
+                eigs = hessian.eigenvalues(dense_fn(theta, xi, yi))
                 if cfg.spectrum:
                     spectra.append(eigs)
-                row = {
-                    "n_nonzero": s.n_nonzero,
-                    "frac_nonzero": s.frac_nonzero,
-                    "trace": s.trace,
-                    "trace_se": 0.0,
-                    "max": s.max,
-                    "sum_log_nonzero": s.sum_log_nonzero,
-                    "n_negative": s.n_negative,
-                }
+                s = hessian.summarise(eigs, rtol=cfg.rtol)
+                # trace_se is 0 for an exact spectrum; zeros_from_silent is set below
+                row = {name: float(getattr(s, name, 0.0)) for name in HESSIAN_RECORDED}
             else:
-                matvec, n = hessian.hvp(loss_fn, p)
                 k_lanczos, k_trace = jax.random.split(jax.random.fold_in(key, i))
-                steps = min(cfg.lanczos_steps, n)
-                ritz = hessian.lanczos(matvec, n, k=steps, key=k_lanczos, dtype=jnp.float64)
+
+                matvec = functools.partial(hvp_fn, theta, xi, yi)
+                steps = min(cfg.lanczos_steps, n_params)
+                ritz = hessian.lanczos(matvec, n_params, k=steps, key=k_lanczos)
                 trace, se = hessian.hutchinson_trace(
-                    matvec, n, samples=cfg.hutchinson_samples, key=k_trace, dtype=jnp.float64
+                    matvec, n_params, samples=cfg.hutchinson_samples, key=k_trace
                 )
-                nan = float("nan")
-                row = {
-                    "n_nonzero": nan,
-                    "frac_nonzero": nan,
-                    "trace": trace,
-                    "trace_se": se,
-                    "max": float(ritz[-1]),
-                    "sum_log_nonzero": nan,
-                    "n_negative": nan,
-                }
-            for name, value in row.items():
-                values[name].append(float(value))
+                row = dict.fromkeys(HESSIAN_RECORDED, nan)
+                row.update(trace=trace, trace_se=se, max=float(ritz[-1]))
+            if activation == "relu" and np.isfinite(row["trace"]):
+                h = np.asarray(hidden_activity(p, xi, activation))
+                zeros = hessian.zero_eigenvalues_from_silent_units(h, d_in, d_out)
+                row["zeros_from_silent"] = float(zeros)
+            else:
+                row["zeros_from_silent"] = nan
+            for name in HESSIAN_RECORDED:
+                values[name].append(row[name])
     return HessianRecordPoint(
         values={k: np.asarray(v, np.float64) for k, v in values.items()},
         spectra=np.stack(spectra) if spectra else None,

@@ -84,8 +84,15 @@ def record_steps(total: int, every: int = 0, log_points: int = 0) -> np.ndarray:
 
 
 def config_hash(cfg: RunConfig) -> str:
-    """Eight hex digits identifying a config (used for default run directories)."""
-    text = json.dumps(to_dict(cfg), sort_keys=True)
+    """Eight hex digits identifying a config (used for default run directories).
+
+    Sections added to the config later are left out while off (``record.hessian``),
+    so a config that does not use them keeps the directory it always had.
+    """
+    data = to_dict(cfg)
+    if not cfg.record.hessian.enabled:
+        del data["record"]["hessian"]
+    text = json.dumps(data, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 

@@ -65,6 +65,24 @@ def _need_hessian(ts: Any, run_dir: Path) -> None:
         )
 
 
+def _why_no_spectra(run_dir: Path, ts: Any) -> str:
+    """The one-line reason a run with Hessian records has no hessian.nc."""
+    status_path = run_dir / "status.json"
+    status = json.loads(status_path.read_text()) if status_path.is_file() else {}
+    if status.get("state") == "running":
+        return (
+            f"'{run_dir}' is not complete (step {status.get('step')} of "
+            f"{status.get('total_steps')}): rerun the same 'driftlab run' command to finish it"
+        )
+    hess = json.loads(ts.attrs["config"])["record"]["hessian"]
+    if not hess["spectrum"]:
+        return f"'{run_dir}' kept no spectra: rerun it with --set record.hessian.spectrum=true"
+    return (
+        f"'{run_dir}' has no hessian.nc (dense spectra): record with "
+        "record.hessian.method dense (or auto on a network of <= dense_max parameters)"
+    )
+
+
 def fig4_data(
     update_run: str | Path,
     label_run: str | Path | None = None,
@@ -82,12 +100,14 @@ def fig4_data(
     ts = upd["timeseries"]
     _need_hessian(ts, upd_dir)
     if "hessian" not in upd:
-        raise ValueError(
-            f"'{upd_dir}' has no hessian.nc (dense spectra): record with "
-            "record.hessian.method dense (or auto on a network of <= dense_max parameters)"
-        )
+        raise ValueError(_why_no_spectra(upd_dir, ts))
     if not 0 <= network < ts.sizes["network"]:
         raise ValueError(f"--network: expected 0..{ts.sizes['network'] - 1}, got {network}")
+    if json.loads(ts.attrs["config"])["model"]["activation"] != "relu":
+        raise ValueError(
+            f"'{upd_dir}': panel B counts silent ReLU units; this run's "
+            "model.activation is not relu"
+        )
     eigs = upd["hessian"]["eigenvalues"].isel(network=network).values  # (k, P)
     hess_steps = ts.hessian_step.values
     n_params = eigs.shape[1]
@@ -114,12 +134,22 @@ def fig4_data(
     for i in idx:
         e = eigs[i]
         nonzero = np.abs(e) > rtol * np.abs(e).max()
-        logs.append(np.log10(e[nonzero & (e > 0)]))
+        positive = e[nonzero & (e > 0)]
+        if not positive.size:  # a diverged (NaN) or silent network
+            raise ValueError(
+                f"--times: network {network} of '{upd_dir}' has no positive eigenvalue at "
+                f"step {int(hess_steps[i])}; choose other --times or another --network"
+            )
+        logs.append(np.log10(positive))
         negs.append(int(np.count_nonzero(nonzero & (e < 0))))
     lab_dir = Path(label_run) if label_run is not None else upd_dir
     lab_ts = load_run(lab_dir)["timeseries"] if label_run is not None else ts
     _need_hessian(lab_ts, lab_dir)
-    lab_net = min(network, lab_ts.sizes["network"] - 1)
+    if network >= lab_ts.sizes["network"]:
+        raise ValueError(
+            f"--network: '{lab_dir}' has networks 0..{lab_ts.sizes['network'] - 1}, not {network}"
+        )
+    lab_net = network
     return Fig4Data(
         title_b=_describe(ts),
         hess_steps=hess_steps,
