@@ -58,10 +58,13 @@ from driftlab.hebbian.inputs import place_inputs, ring_inputs
 from driftlab.hebbian.model import Hyper, init_params
 from driftlab.hebbian_config import HebbianConfig, parse_hebbian_config
 from driftlab.run import (
+    _environment,
     _first_difference,
     _network_coords,
     _progress_bar,
+    _restore_state,
     _stack,
+    _state_arrays,
     float_context,
     record_steps,
 )
@@ -364,27 +367,6 @@ def _check_out_dir(cfg: HebbianConfig, out: Path) -> bool:
     return False
 
 
-def _environment() -> dict[str, str]:
-    """What decides the floating-point results besides the config (as
-    :func:`driftlab.run._environment`, but naming this engine's batching)."""
-    return {
-        "env/jax": jax.__version__,
-        "env/backend": jax.default_backend(),
-        "env/batching": default_batching(),
-    }
-
-
-def _state_arrays(state: HebbState) -> dict[str, np.ndarray]:
-    return {f"state/{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(state))}
-
-
-def _restore_state(template: HebbState, arrays: dict[str, np.ndarray]) -> HebbState:
-    n = len(jax.tree.leaves(template))
-    leaves = [jnp.asarray(arrays[f"state/{i}"]) for i in range(n)]
-    restored: HebbState = jax.tree.unflatten(jax.tree.structure(template), leaves)
-    return restored
-
-
 def _execute(
     cfg: HebbianConfig, out: Path, *, progress: bool, on_chunk: ProgressFn | None
 ) -> HebbianResult:
@@ -405,7 +387,7 @@ def _execute(
     chunk_fn = make_chunk(batch.dynamics, cfg.generator)  # type: ignore[arg-type]
     population_fn = make_population(batch.dynamics)
     schedule = hebbian_record_steps(cfg.train.steps, cfg.record.every, cfg.record.log_points)
-    environment = _environment()
+    environment = _environment(default_batching())
     last_y: np.ndarray | None = None
 
     if resuming and ckpt_path.is_file():

@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -179,16 +179,21 @@ def prepare(cfg: RunConfig) -> Batch:
 # --------------------------------------------------------------------------- checkpoints
 
 
-def _state_arrays(state: TrainState) -> dict[str, np.ndarray]:
+State = TypeVar("State")
+
+
+def _state_arrays(state: Any) -> dict[str, np.ndarray]:
+    """A state pytree's leaves as checkpoint arrays ``state/<i>`` (any engine's state)."""
     leaves = jax.tree.leaves(state)
     return {f"state/{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
 
 
-def _restore_state(template: TrainState, arrays: dict[str, np.ndarray]) -> TrainState:
+def _restore_state(template: State, arrays: dict[str, np.ndarray]) -> State:
+    """The inverse of :func:`_state_arrays`, shaped like ``template``."""
     treedef = jax.tree.structure(template)
     n = len(jax.tree.leaves(template))
     leaves = [jnp.asarray(arrays[f"state/{i}"]) for i in range(n)]
-    restored: TrainState = jax.tree.unflatten(treedef, leaves)
+    restored: State = jax.tree.unflatten(treedef, leaves)
     return restored
 
 
@@ -553,15 +558,16 @@ def _execute(
     return RunResult(out, final, current, speed)
 
 
-def _environment() -> dict[str, str]:
+def _environment(batching: str | None = None) -> dict[str, str]:
     """What decides the floating-point results besides the config: bit-identical
-    resumes need the same JAX version, backend and batching."""
+    resumes need the same JAX version, backend and batching (default: the main
+    engine's; another engine passes its own)."""
     from driftlab.simulate import default_batching
 
     return {
         "env/jax": jax.__version__,
         "env/backend": jax.default_backend(),
-        "env/batching": default_batching(),
+        "env/batching": batching or default_batching(),
     }
 
 
