@@ -123,3 +123,33 @@ def test_hebbian_command_rejects_bad_input(tmp_path: Path) -> None:
     assert not (tmp_path / "h").exists()
     unknown = run_cli("hebbian", "--preset", "nope", "--out", str(tmp_path / "h"))
     assert unknown.returncode == 2 and "hebbian_ring" in unknown.stderr
+
+
+def test_the_first_line_states_the_noise_in_effect_and_its_layer(tmp_path: Path) -> None:
+    config = tmp_path / "label.yaml"
+    noise = {"update": {"sd": 0.02}, "label": {"sd": 0.2}}
+    config.write_text(yaml.safe_dump({**TINY, "noise": noise}))
+    # a label-noise run from the quick preset keeps the preset's update noise: say so
+    done = run_cli(
+        "run", "--preset", "quick", "--set", "train.steps=30", "--set", "noise.label.sd=0.5",
+        "--set", "record.every=30", "--quiet", "--no-figures", "--out", str(tmp_path / "a"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    first = done.stderr.splitlines()[0]
+    assert "update noise (gradient form) sd 0.03 [preset quick]" in first
+    assert "label noise (gaussian) sd 0.5 [--set]" in first
+    assert "input noise off" in first
+    # the README's label-noise run: update noise turned off
+    done = run_cli(
+        "run", str(config), "--set", "train.steps=5", "--quiet", "--no-figures",
+        "--out", str(tmp_path / "b"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    first = done.stderr.splitlines()[0]
+    assert "update noise (gradient form) sd 0.02 [file label.yaml]" in first
+    assert "label noise (gaussian) sd 0.2 [file label.yaml]" in first
+    done = run_cli(
+        "run", str(config), "--set", "noise.update.sd=0", "--set", "train.steps=5", "--quiet",
+        "--no-figures", "--out", str(tmp_path / "c"),
+    )  # fmt: skip
+    assert done.stderr.splitlines()[0].startswith("driftlab: update noise off; label noise")

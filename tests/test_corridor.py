@@ -139,3 +139,51 @@ def test_trajectory_reverses_at_limits() -> None:
     # without noise: 0.2 per step, up to 5.6, then back down
     assert np.isclose(pos[28, 1], 5.6) and heading[28] == pytest.approx(np.pi)
     assert np.isclose(pos[29, 1], 5.4)
+
+
+# --------------------------------------------------------------------------- velocity input
+
+
+def _turns(headings: np.ndarray) -> np.ndarray:
+    """Steps t whose heading flips direction (cos changes sign) between t and t + 1."""
+    c = np.cos(headings)
+    return np.flatnonzero(np.sign(c[1:]) != np.sign(c[:-1]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_velocity_input_stays_near_zero_except_at_turn_arounds(seed: int) -> None:
+    p = dataclasses.replace(FIG2, scale="none")  # radians, unscaled
+    d = corridor_task(jax.random.key(seed), p)
+    assert d.headings is not None
+    heading, v = d.headings, d.inputs[:, -1]
+    turns = _turns(heading)
+    assert turns.size >= 1
+    others = np.setdiff1d(np.arange(v.size - 1), turns)
+    # the heading's random walk: steps of sd sigma_theta; 6 sd bounds every non-turn step
+    assert np.all(np.abs(v[others]) < 6 * p.sigma_theta)
+    # turn-arounds: +pi at the top end (running down after), -pi at the bottom
+    down_after = np.cos(heading[turns + 1]) < 0
+    # |v| = pi minus the heading's deviation accumulated over one pass (<= 60 steps of
+    # sd sigma_theta: sd 0.04 rad); 0.3 rad is over 6 of those sd
+    np.testing.assert_allclose(np.abs(v[turns]), np.pi, atol=0.3)
+    assert np.all(np.sign(v[turns]) == np.where(down_after, 1, -1))
+
+
+def test_the_legacy_velocity_input_jumps_by_two_pi_at_heading_wraps() -> None:
+    wraps = []
+    for seed in range(6):
+        p = dataclasses.replace(FIG2, scale="none", velocity_input="heading_change_mod2pi")
+        v = corridor_task(jax.random.key(seed), p).inputs[:, -1]
+        wraps.append(int(np.sum(np.abs(np.abs(v) - 2 * np.pi) < 0.5)))
+    assert min(wraps) >= 1  # every seed's run "up" crosses heading 0 at least once
+
+
+def test_without_heading_noise_all_heading_forms_agree_with_the_authors_data() -> None:
+    """The authors' stored data: headings exactly 0 or pi, two off-baseline entries."""
+    inputs = {}
+    for kind in ("heading_change", "heading_change_mod2pi"):
+        p = dataclasses.replace(FIG2, sigma_theta=0.0, velocity_input=kind)
+        inputs[kind] = corridor_task(jax.random.key(0), p).inputs[:, -1]
+    np.testing.assert_array_equal(inputs["heading_change"], inputs["heading_change_mod2pi"])
+    values, counts = np.unique(inputs["heading_change"], return_counts=True)
+    assert values.tolist() == [0.0, 0.5, 1.0] and counts.tolist() == [1, 148, 1]

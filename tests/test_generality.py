@@ -18,6 +18,7 @@ def test_every_condition_is_a_valid_config() -> None:
     for c in CONDITIONS:
         cfg = condition_config(c, steps=100, seeds=2)
         assert cfg.task.name == "random" and cfg.model.hidden == 100
+        assert cfg.task.abstract.scale == "authors"  # the authors' data, about [-1, 1]
         assert len(cfg.batch()) == 2
 
 
@@ -42,13 +43,19 @@ def test_cli_generality_rejects_bad_counts(tmp_path: Path) -> None:
 def test_generality_claims(tmp_path: Path) -> None:
     """Figure 3A's qualitative claims, 2 networks each: 3 x 10^5 steps, SED 10^7.
 
-    Measured 2026-11-30 over seeds 0-5 (``driftlab generality --seeds 6``), ratios
-    of the last record to step 0: update noise active units 0.15-0.41 and pairs
-    0.06-0.20; label noise units 0.71-0.82 but pairs 0.42-0.55 (units - pairs
-    0.27-0.35); noise-free GD units 0.96-1.00, unchanged after step 3 x 10^4; Adam
-    units 0.41-0.45; RMSprop 0.06-0.11; SED (10^7 steps) units 0.49-0.70, pairs
-    0.18-0.34, log10 loss -2.7 to -3.6 (from about -1 at 3 x 10^5). Bounds sit about
-    halfway between the worst measured network and "no change". About 7 minutes.
+    Measured 2026-12-02 over seeds 0-5 (``driftlab generality --seeds 6``, data in
+    the authors' [-1, 1] scaling, SED at lr 0.1), ratios of the last record to
+    step 0: update noise active units 0.40-0.60 and pairs 0.22-0.28; label noise
+    units 0.85-0.93 but pairs 0.42-0.57 (units - pairs 0.31-0.48); noise-free GD
+    units 0.98-1.00, unchanged after step 3 x 10^4; Adam units 0.43-0.54 (pairs
+    0.27-0.36); RMSprop 0.05-0.07 (pairs 0.02-0.04); SED (10^7 steps) units
+    0.90-0.96, pairs 0.70-0.81, log10 loss -1.4 to -2.8. Bounds sit about halfway
+    between the worst measured network and "no change": (worst + 1) / 2 for the
+    sparsifying ratios (update noise 0.8, Adam 0.77, RMSprop 0.53, SED units 0.98
+    and pairs 0.9); label noise's units above (lowest units + highest pairs) / 2 =
+    0.7 and its units - pairs above half the smallest gap, 0.15; SED's log10 loss
+    below half the worst network's, -0.7 (0 = predicting the mean). Seeds 0 and 1
+    give the same values in this 2-network run (passed in about 5 minutes).
     """
     out = tmp_path / "g"
     run_generality(out, steps=300_000, seeds=2, progress=False, log=lambda _: None)
@@ -58,11 +65,11 @@ def test_generality_claims(tmp_path: Path) -> None:
         v = ts[field].values
         return np.asarray(v[-1] / v[0])
 
-    assert np.all(ratio("gd_update", "active_units") < 0.7)
-    assert np.all(ratio("adam", "active_units") < 0.7)
-    assert np.all(ratio("rmsprop", "active_units") < 0.5)
+    assert np.all(ratio("gd_update", "active_units") < 0.8)
+    assert np.all(ratio("adam", "active_units") < 0.77)
+    assert np.all(ratio("rmsprop", "active_units") < 0.53)
     label_units, label_pairs = ratio("gd_label", "active_units"), ratio("gd_label", "active")
-    assert np.all(label_units > 0.6)
+    assert np.all(label_units > 0.7)
     assert np.all(label_pairs < label_units - 0.15)
     clean = load_run(out / "gd_clean")["timeseries"]
     after = clean.step.values >= 30_000
@@ -70,6 +77,6 @@ def test_generality_claims(tmp_path: Path) -> None:
     assert np.all(np.abs(units - units[0]) <= 0.02)
     sed = load_run(out / "sed")["timeseries"]
     assert int(sed.step.values[-1]) == 10_000_000
-    assert np.all(ratio("sed", "active_units") < 0.85)
-    assert np.all(ratio("sed", "active") < 0.67)
-    assert np.all(sed.log_loss.values[-1] < -2.0)
+    assert np.all(ratio("sed", "active_units") < 0.98)
+    assert np.all(ratio("sed", "active") < 0.9)
+    assert np.all(sed.log_loss.values[-1] < -0.7)

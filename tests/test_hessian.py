@@ -105,6 +105,81 @@ def test_summaries_of_a_known_spectrum() -> None:
     assert np.isnan([broken.n_nonzero, broken.trace, broken.max, broken.sum_log_positive]).all()
 
 
+def test_band_ends_equal_direct_counts_and_bracket_the_count() -> None:
+    """n_nonzero_rtol_min / _max are the plain counts at RTOL_RANGE's two ends; every
+    rtol inside gives a count between them."""
+    rng = np.random.default_rng(2)
+    eigs = rng.choice([-1.0, 1.0], 600) * 10 ** rng.uniform(-16, 1, 600)
+    s = hessian.summarise(eigs)
+    lo, hi = hessian.RTOL_RANGE
+    assert (s.rtol_min, s.rtol_max) == (lo, hi)
+    scale = np.abs(eigs).max()
+    assert s.n_nonzero_rtol_min == np.count_nonzero(np.abs(eigs) > lo * scale)
+    assert s.n_nonzero_rtol_max == np.count_nonzero(np.abs(eigs) > hi * scale)
+    assert s.n_nonzero_rtol_max < s.n_nonzero < s.n_nonzero_rtol_min  # rtol 1e-7 inside
+    for rtol in np.geomspace(lo, hi, 7):
+        assert s.n_nonzero_rtol_max <= hessian.count_nonzero(eigs, rtol) <= s.n_nonzero_rtol_min
+    wide = hessian.summarise(eigs, rtol_range=(1e-14, 1e-2))
+    assert wide.n_nonzero_rtol_min == np.count_nonzero(np.abs(eigs) > 1e-14 * scale)
+    with pytest.raises(ValueError, match="rtol_range"):
+        hessian.summarise(eigs, rtol_range=(1e-6, 1e-12))
+    with pytest.raises(ValueError, match="min_gap_decades"):
+        hessian.summarise(eigs, min_gap_decades=0)
+
+
+def test_a_clear_gap_gives_the_same_count_at_every_rtol_in_it() -> None:
+    """80 eigenvalues (signed) from 1e-4 to 10 of the largest, 40 at round-off
+    (1e-15): the gap covers the whole range, so its count, both band ends and the
+    count at any rtol in the range are all 80, whatever the scale of H."""
+    rng = np.random.default_rng(4)
+    big = rng.choice([-1.0, 1.0], 80) * 10 ** rng.uniform(-4, 1, 80)
+    big[0] = 10.0
+    tiny = rng.normal(scale=1e-14, size=40)
+    for scale in (1.0, 3e-5, 2e4):
+        eigs = scale * np.concatenate([big, tiny])
+        s = hessian.summarise(eigs)
+        assert s.gap_n_nonzero == s.n_nonzero_rtol_min == s.n_nonzero_rtol_max == 80
+        assert s.gap_decades == pytest.approx(6.0)  # the whole window: [1e-12, 1e-6]
+        for rtol in np.geomspace(*hessian.RTOL_RANGE, 9):
+            assert hessian.summarise(eigs, rtol=rtol).n_nonzero == 80
+
+
+def test_a_gap_inside_the_range_is_found_and_sized() -> None:
+    """A continuum 10 per decade from 1 down to 1e-8, nothing down to 1e-11, a continuum
+    again below: the widest gap in [1e-12, 1e-6] is the 3 decades between 1e-8 and
+    1e-11; every rtol in it gives its count, while the band's ends differ."""
+    upper = np.logspace(0, -8, 81)
+    lower = np.logspace(-11, -16, 51)
+    eigs = np.concatenate([upper, -lower[::2], lower[1::2]])
+    s = hessian.summarise(eigs)
+    assert s.gap_decades == pytest.approx(3.0)
+    assert s.gap_n_nonzero == 81
+    for rtol in np.geomspace(1.01e-11, 0.99e-8, 11):
+        assert hessian.count_nonzero(eigs, rtol) == 81
+    assert s.n_nonzero_rtol_max < 81 < s.n_nonzero_rtol_min
+    assert hessian.spectral_gap(eigs) == (81, pytest.approx(3.0))
+    # demanding a wider gap than there is: no gap count
+    assert np.isnan(hessian.summarise(eigs, min_gap_decades=3.5).gap_n_nonzero)
+
+
+def test_a_spectrum_without_a_gap_reports_none() -> None:
+    """|lambda| spread evenly over 16 decades, 100 per decade, as on the Figure 4
+    networks: the widest step inside the range is about 0.01 decade, below
+    MIN_GAP_DECADES, so there is no gap count, and the band is wide."""
+    eigs = np.logspace(0, -16, 1601)
+    s = hessian.summarise(eigs)
+    assert s.gap_decades == pytest.approx(0.01)
+    assert s.gap_decades < hessian.MIN_GAP_DECADES
+    assert np.isnan(s.gap_n_nonzero)
+    assert s.n_nonzero_rtol_min - s.n_nonzero_rtol_max == 600  # 6 decades
+    # degenerate spectra: an empty window, and all zero
+    assert hessian.spectral_gap(np.array([0.0, 2.0, 1e-14])) == (1, pytest.approx(6.0))
+    zero = hessian.summarise(np.zeros(5))
+    assert (zero.n_nonzero, zero.n_nonzero_rtol_min, zero.gap_n_nonzero) == (0, 0, 0)
+    broken = hessian.summarise(np.array([1.0, np.nan]))
+    assert np.isnan([broken.n_nonzero_rtol_min, broken.gap_decades, broken.gap_n_nonzero]).all()
+
+
 def test_gauss_newton_equals_hessian_at_an_exact_zero_of_the_loss() -> None:
     """Targets made by the network itself: residuals 0, so H = (2 / N d_out) J^T J."""
     p, x, _ = _net(hidden=10, d_in=4, d_out=3, n=12)
@@ -222,6 +297,16 @@ def test_run_records_hessian_summaries_on_their_own_schedule(tmp_path: Path, tin
     assert spectra.eigenvalues.shape == (3, 1, 864)
     eigs = spectra.eigenvalues.values[-1, 0]
     assert ts.hessian_n_nonzero.values[-1, 0] == hessian.summarise(eigs).n_nonzero
+    # the tolerance-free summaries, recorded from the same spectra, with their range named
+    for i, e in enumerate(spectra.eigenvalues.values[:, 0]):
+        s = hessian.summarise(e)
+        for name in ("n_nonzero_rtol_min", "n_nonzero_rtol_max", "gap_decades"):
+            assert ts[f"hessian_{name}"].values[i, 0] == getattr(s, name)
+        np.testing.assert_equal(ts.hessian_gap_n_nonzero.values[i, 0], s.gap_n_nonzero)
+    assert "1e-12" in ts.hessian_n_nonzero_rtol_min.attrs["long_name"]
+    assert "1e-6" in ts.hessian_n_nonzero_rtol_max.attrs["long_name"]
+    assert "rtol" in ts.hessian_n_nonzero.attrs["long_name"]
+    assert ts.attrs["hessian_rtol"] == 1e-7
     params = ds["params"].isel(time=-1, network=0)
     data = ds["data"].isel(network=0)
     p = Params(*(jnp.asarray(params[k].values, jnp.float64) for k in ("m", "b", "n")))
@@ -250,6 +335,8 @@ def test_lanczos_method_in_a_run_agrees_with_dense(tmp_path: Path, tiny_raw) -> 
     assert "hessian" not in runs["lanczos"] and "hessian" in runs["dense"]
     lz, dn = runs["lanczos"]["timeseries"], runs["dense"]["timeseries"]
     assert np.isnan(lz.hessian_n_nonzero.values).all()
+    assert np.isnan(lz.hessian_n_nonzero_rtol_min.values).all()
+    assert np.isnan(lz.hessian_gap_decades.values).all()
     np.testing.assert_allclose(lz.hessian_max.values, dn.hessian_max.values, rtol=1e-6)
     se = lz.hessian_trace_se.values
     assert np.all(se > 0)
@@ -279,6 +366,19 @@ def test_hessian_records_compile_once_and_handle_diverged_and_non_relu_networks(
     tanh = flatness.hessian_record(batch, xb, yb, activation="tanh", cfg=cfg, key=key)
     assert np.isnan(tanh.values["zeros_from_silent"]).all()
     assert np.isfinite(tanh.values["trace"][0])
+
+
+def test_every_recorded_summary_is_described_with_its_tolerance() -> None:
+    """Each recorded name has a long_name; those counted at rtol say so, and
+    ``long_name`` writes the run's rtol in."""
+    from driftlab import flatness
+
+    assert set(flatness.LONG_NAMES) == set(flatness.HESSIAN_RECORDED)
+    for name in ("n_nonzero", "frac_nonzero", "n_positive", "sum_log_positive"):
+        assert "rtol = record.hessian.rtol" in flatness.LONG_NAMES[name]
+        assert "rtol = 1e-07" in flatness.long_name(name, 1e-7)
+    assert "1e-12 .. 1e-6" in flatness.LONG_NAMES["gap_decades"]
+    assert flatness.long_name("trace", 1e-7) == flatness.LONG_NAMES["trace"]
 
 
 class _StopError(Exception):

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from driftlab.config import parse_config, to_dict
-from driftlab.run import DIVERGENCE_REASONS, _divergence, execute, load_run, record_steps
+from driftlab.run import DIVERGENCE_REASONS, execute, load_run, record_steps
 from driftlab.storage import read_npz
 
 
@@ -163,7 +163,10 @@ def test_kill_and_rerun_is_bit_identical(tmp_path: Path) -> None:
 
 
 def test_divergence_stops_the_run_with_a_reason(tmp_path: Path, tiny_raw) -> None:
-    tiny_raw["train"]["lr"] = 50.0
+    tiny_raw["train"]["lr"] = 50.0  # every unit dies at once, the loss stays above 10 var(y)
+    result = execute(parse_config(tiny_raw), tmp_path / "end", progress=False)
+    assert result.status == "diverged"  # the excess lasted to the end of the run
+    tiny_raw["train"]["divergence_window"] = 100
     result = execute(parse_config(tiny_raw), tmp_path / "run", progress=False)
     assert result.status == "diverged"
     assert result.step < 600
@@ -172,49 +175,46 @@ def test_divergence_stops_the_run_with_a_reason(tmp_path: Path, tiny_raw) -> Non
     assert int(ts.diverged_step.values[0]) >= 0
 
 
-def test_divergence_reasons() -> None:
-    loss = np.array([0.1, np.nan, 11.0, 0.2, np.nan])
-    units = np.array([0.5, 0.0, 0.3, 0.0, 0.2])
-    reasons = [DIVERGENCE_REASONS[i] for i in _divergence(loss, units)]
-    assert reasons == [
-        "",
-        "loss is NaN",
-        "loss above 10",
-        "every hidden unit silent",
-        "loss is NaN",
-    ]
+def test_a_run_started_under_the_old_corridor_input_resumes_on_its_own_data(
+    tmp_path: Path, tiny_raw
+) -> None:
+    """A run directory of driftlab < 0.2 (velocity input mod 2 pi, stored as
+    'heading_change') resumes on its stored data, with a notice naming the old input."""
+    from driftlab.storage import RunNotice
 
+    tiny_raw["task"]["corridor"]["n_samples"] = 150  # long enough for heading wraps
+    legacy_raw = {**tiny_raw, "task": {"corridor": {"n_samples": 150}}}
+    legacy_raw["task"]["corridor"]["velocity_input"] = "heading_change_mod2pi"
+    legacy = parse_config(legacy_raw)
+    execute(legacy, tmp_path / "whole", progress=False)
 
-@pytest.mark.parametrize(
-    "variant",
-    [
-        {"seed": [0, 1], "noise": {"label": {"kind": "uniform", "width": [0.0, 0.3]}}},
-        {"noise": {"generator": "threefry", "input": {"sd": 0.05}}, "record": {"log_points": 8}},
-        {"model": {"dtype": "float64"}},
-    ],
-)
-def test_crash_inside_a_record_then_resume(tmp_path: Path, tiny_raw, monkeypatch, variant) -> None:
-    """A failure while writing a record point (its snapshot already on disk, the time
-    series and checkpoint not yet) leaves a run that resumes to the uninterrupted result."""
-    from driftlab import run as run_module
-    from driftlab.config import merge
+    def stop(step: int, total: int, speed: float) -> None:
+        if step == 300:
+            raise _InterruptError
 
-    cfg = parse_config(merge(tiny_raw, variant))
-    execute(cfg, tmp_path / "a", progress=False)
-
-    real = run_module.write_netcdf
-    calls = {"n": 0}
-
-    def failing(path: Path, ds: Any) -> None:
-        if path.name == "timeseries.nc":
-            calls["n"] += 1
-            if calls["n"] == 3:
-                raise OSError("disk full (injected)")
-        real(path, ds)
-
-    monkeypatch.setattr(run_module, "write_netcdf", failing)
-    with pytest.raises(OSError, match="injected"):
-        execute(cfg, tmp_path / "b", progress=False)
-    monkeypatch.setattr(run_module, "write_netcdf", real)
-    execute(cfg, tmp_path / "b", progress=False)
-    _assert_identical(_final(tmp_path / "a"), _final(tmp_path / "b"))
+    with pytest.raises(_InterruptError):
+        execute(legacy, tmp_path / "old", progress=False, on_chunk=stop)
+    # what an old run directory holds: the same data under the old name of the input,
+    # a config without the fields 0.2 added, a checkpoint without 0.2's records
+    stored = yaml.safe_load((tmp_path / "old" / "config.yaml").read_text())
+    stored["task"]["corridor"]["velocity_input"] = "heading_change"
+    for section, name in (
+        ("train", "divergence"),
+        ("train", "divergence_window"),
+        ("record", "place_shuffles"),
+        ("record", "place_percentile"),
+    ):
+        del stored[section][name]
+    (tmp_path / "old" / "config.yaml").write_text(yaml.safe_dump(stored))
+    ckpt = read_npz(tmp_path / "old" / "checkpoint.npz")
+    new_keys = ("rec/n_place_units_shuffle", "rec/mean_si_corrected")
+    old_ckpt = {k: v for k, v in ckpt.items() if not k.startswith("div/") and k not in new_keys}
+    np.savez(tmp_path / "old" / "checkpoint.npz", **old_ckpt)
+    current = parse_config(stored)
+    with pytest.warns(RunNotice, match="started under the old corridor input"):
+        execute(current, tmp_path / "old", progress=False)
+    _assert_identical(_final(tmp_path / "whole"), _final(tmp_path / "old"))
+    ts = load_run(tmp_path / "old")["timeseries"]
+    shuffled = ts.n_place_units_shuffle.values[:, 0]
+    assert np.all(np.isnan(shuffled[ts.step.values <= 300]))  # not recorded before 0.2
+    assert np.all(np.isfinite(shuffled[ts.step.values > 300]))

@@ -6,4 +6,4 @@ the library's entry points are :func:`driftlab.config.resolve` (a validated
 :class:`~driftlab.config.RunConfig`) and :func:`driftlab.run.execute`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

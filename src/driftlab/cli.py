@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--preset",
         help="start from a named preset: quick (the default without a config file), fig2, "
-        "fig4_update, fig4_label",
+        "fig2_authors, fig4_update, fig4_label",
     )
     _add_run_options(
         run, "--set train.steps=5000 --set noise.update.sd=[0.01,0.03]", figure="Figure 2"
@@ -100,6 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fig.add_argument("--out", help="folder for the PNG and PDF (default: RUN_DIR/figures)")
     fig.add_argument("--network", type=int, default=0, help="which network of a batch (default 0)")
+    fig.add_argument(
+        "--place",
+        choices=("shuffle", "raw"),
+        help="fig2: place units of panels C-E: shuffle (default; shuffle-tested, "
+        "shuffle-corrected SI) or raw (SI > 0.01 bits, the paper's measure)",
+    )
+    fig.add_argument(
+        "--loss",
+        choices=("mean_estimator", "authors"),
+        help="fig2: panel B's log loss: mean_estimator (default; 0 = the mean estimator) "
+        "or authors (the authors' Fig. 2B convention)",
+    )
     fig.add_argument(
         "--label-run",
         help="fig4: run with label noise and Hessian records for panel D (default: RUN_DIR)",
@@ -151,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 FIGURES = ("fig2", "fig3c", "fig4", "xy-drift")
+AUTHORS_CONVENTIONS = ("fig2_authors",)
+"""Presets whose Figure 2 is drawn in the authors' conventions (panel B loss,
+raw place units); the others get shuffle-tested place units and the loss against
+the mean estimator."""
 
 
 def _default_out(config: str | None, preset: str | None, digest: str) -> Path:
@@ -163,7 +180,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.cpus:
         limit_cpus(args.cpus)
-    from driftlab.config import ConfigError, resolve
+    from driftlab.config import ConfigError, describe_noise, field_source, resolve
     from driftlab.run import config_hash, execute
 
     try:
@@ -173,6 +190,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
         n_networks = len(cfg.batch())
         base = args.preset or ("defaults" if args.config else "quick")
+
+        def source(path: str) -> str:
+            return field_source(path, args.config, preset=args.preset, overrides=args.overrides)
+
+        print(f"driftlab: {describe_noise(cfg, source)}", file=sys.stderr)
         print(
             f"driftlab: {n_networks} network{'s' if n_networks > 1 else ''}, "
             f"{cfg.train.steps:,} steps ({base} + {args.config or 'no file'}"
@@ -189,7 +211,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from driftlab.plots import write_fig2
 
         try:
-            paths = write_fig2(result.out_dir)
+            paths = (
+                write_fig2(result.out_dir, loss="authors", place="raw")
+                if args.preset in AUTHORS_CONVENTIONS
+                else write_fig2(result.out_dir)
+            )
         except ValueError as err:  # e.g. network 0 diverged and left no rate maps
             print(f"driftlab: no figure for network 0: {err}", file=sys.stderr)
         else:
@@ -223,6 +249,18 @@ def _summarise(out_dir: Path) -> None:
                 else ""
             )
         )
+    if "spike_network" in ts and ts.sizes.get("spike", 0):
+        for n, start, end, peak in zip(
+            ts.spike_network.values,
+            ts.spike_start.values,
+            ts.spike_end.values,
+            ts.spike_peak.values,
+            strict=True,
+        ):
+            print(
+                f"  transient spike tolerated: network {n}, steps {start}-{end}, peak log10 "
+                f"loss/var {peak:+.2f} (train.divergence {ts.attrs['divergence_rule']})"
+            )
 
 
 def _usage_error(message: str) -> int:
@@ -259,6 +297,8 @@ def _cmd_figure(args: argparse.Namespace) -> int:
         for flag, value, used_by in (
             ("--label-run", args.label_run, ("fig4",)),
             ("--times", args.times, ("fig4",)),
+            ("--place", args.place, ("fig2",)),
+            ("--loss", args.loss, ("fig2",)),
             ("run_dir", args.run_dir, ("fig2", "fig3c", "fig4")),
         )
         if value is not None and args.name not in used_by
@@ -285,7 +325,13 @@ def _draw_run_figure(args: argparse.Namespace, run_dir: Path) -> list[Path]:
     if args.name == "fig2":
         from driftlab.plots import write_fig2
 
-        return write_fig2(run_dir, args.out, network=args.network)
+        return write_fig2(
+            run_dir,
+            args.out,
+            network=args.network,
+            place=args.place or "shuffle",
+            loss=args.loss or "mean_estimator",
+        )
     if args.name == "fig3c":
         from driftlab.plots.fig3c import write_fig3c
 
@@ -378,8 +424,27 @@ def _cmd_hebbian(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print_notices() -> None:
+    """Show a run's notices (driftlab.run.RunNotice) as one line each, not as warnings."""
+    import warnings
+
+    from driftlab.storage import RunNotice
+
+    default = warnings.showwarning
+
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(category, type) and issubclass(category, RunNotice):
+            print(f"driftlab: notice: {message}", file=sys.stderr)
+        else:
+            default(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("run", "generality"):
+        _print_notices()
     if args.command == "hebbian":
         return _cmd_hebbian(args)
     if args.command == "generality":

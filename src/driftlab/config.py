@@ -18,7 +18,7 @@ import itertools
 import math
 import tomllib
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -26,10 +26,11 @@ from typing import Any
 
 import yaml
 
+from driftlab.divergence import RULES as DIVERGENCE_RULES
 from driftlab.model import ACTIVATIONS, REGIMES
 from driftlab.noise import GENERATORS
 from driftlab.rules import RULES
-from driftlab.tasks.abstract import ABSTRACT_KINDS, AbstractParams
+from driftlab.tasks.abstract import ABSTRACT_KINDS, ABSTRACT_SCALINGS, AbstractParams
 from driftlab.tasks.corridor import (
     SCALINGS,
     TEXTURE_MAPPINGS,
@@ -92,6 +93,7 @@ _ABSTRACT_META: dict[str, dict[str, Any]] = {
     "texture_sd": _positive(),
     "field_of_view": _positive(),
     "step_scale": _nonneg(),
+    "scale": _choice(*ABSTRACT_SCALINGS),
 }
 
 
@@ -124,13 +126,17 @@ class ModelConfig:
 class TrainConfig:
     """Learning rule (driftlab.rules), learning rate(s), number of steps; the
     mini-batch size of rule ``sgd`` (0: every sample) and the perturbation scale of
-    the ``sed`` rules."""
+    the ``sed`` rules; when a network counts as diverged (driftlab.divergence:
+    ``persistent``, a loss above 10 var(y) or all units silent must last
+    ``divergence_window`` steps, or ``authors``, at once)."""
 
     rule: str = field(default="gd", metadata={"choices": lambda: tuple(RULES)})
     lr: tuple[float, ...] = field(default=(0.1,), metadata=_batch(min=0.0, strict=True))
     steps: int = field(default=1_000_000, metadata={"min": 1, "max": MAX_STEPS})
     batch_size: int = field(default=0, metadata={"min": 0})
     sed_sigma: float = field(default=0.1, metadata=_positive())
+    divergence: str = field(default="persistent", metadata=_choice(*DIVERGENCE_RULES))
+    divergence_window: int = field(default=1000, metadata={"min": 1, "max": MAX_STEPS})
 
 
 @dataclass(frozen=True)
@@ -200,13 +206,19 @@ class RecordConfig:
     """When the host records, how many steps one compiled chunk runs at most, and
     what is stored. Records: every ``every`` steps when ``every`` > 0 (it wins),
     else ``log_points`` log-spaced times when > 0, else 100 evenly spaced times;
-    always at step 0 and at the last step."""
+    always at step 0 and at the last step. Place units by a shuffle test: a unit
+    whose spatial information beats the ``place_percentile``-th percentile of
+    ``place_shuffles`` circular shifts of its activity (0: not recorded)."""
 
     every: int = field(default=0, metadata={"min": 0})
     log_points: int = field(default=0, metadata={"min": 0})
     chunk: int = field(default=10_000, metadata={"min": 1, "max": MAX_STEPS})
     hidden: bool = True
     params: bool = False
+    place_shuffles: int = field(default=100, metadata={"min": 0, "max": 10_000})
+    place_percentile: float = field(
+        default=95.0, metadata={"min": 0.0, "strict": True, "max": 100.0, "strict_max": True}
+    )
     hessian: HessianRecord = field(default_factory=HessianRecord)
 
 
@@ -395,7 +407,7 @@ def load_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-PRESETS: tuple[str, ...] = ("quick", "fig2", "fig4_update", "fig4_label")
+PRESETS: tuple[str, ...] = ("quick", "fig2", "fig2_authors", "fig4_update", "fig4_label")
 
 
 def load_preset(name: str) -> dict[str, Any]:
@@ -435,6 +447,63 @@ def merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def _has(raw: Mapping[str, Any], path: str) -> bool:
+    node: Any = raw
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def field_source(
+    path: str,
+    config_file: str | Path | None = None,
+    *,
+    preset: str | None = None,
+    overrides: Sequence[str] = (),
+) -> str:
+    """Which layer of :func:`resolve` set the field ``path`` (dotted): ``--set``,
+    ``file NAME``, ``preset NAME`` or ``default``."""
+    for assignment in reversed(overrides):
+        key = assignment.partition("=")[0]
+        if path == key or path.startswith(key + "."):
+            return "--set"
+    if config_file is not None and _has(load_file(config_file), path):
+        return f"file {Path(config_file).name}"
+    if (preset is not None or config_file is None) and _has(load_preset(preset or "quick"), path):
+        return f"preset {preset or 'quick'}"
+    return "default"
+
+
+def describe_noise(cfg: RunConfig, source: Callable[[str], str] | None = None) -> str:
+    """The noise in effect, one line: kind, form, level(s) and, with ``source``
+    (e.g. :func:`field_source` bound to the layers), the layer each level came from."""
+
+    def levels(path: str, values: tuple[float, ...]) -> str:
+        text = ", ".join(f"{v:g}" for v in values)
+        return f"{text} [{source(path)}]" if source else text
+
+    parts = []
+    update = cfg.noise.update
+    if any(v > 0 for v in update.sd):
+        parts.append(f"update noise ({update.form} form) sd {levels('noise.update.sd', update.sd)}")
+    else:
+        parts.append("update noise off")
+    label = cfg.noise.label
+    name = "sd" if label.kind == "gaussian" else "width"
+    values = getattr(label, name)
+    if any(v > 0 for v in values):
+        parts.append(f"label noise ({label.kind}) {name} {levels(f'noise.label.{name}', values)}")
+    else:
+        parts.append("label noise off")
+    if any(v > 0 for v in cfg.noise.input.sd):
+        parts.append(f"input noise sd {levels('noise.input.sd', cfg.noise.input.sd)}")
+    else:
+        parts.append("input noise off")
+    return "; ".join(parts)
 
 
 def resolve(

@@ -5,20 +5,40 @@ for each network, the Hessian of its clean training loss (paper eq. 2) at the
 current parameters, always in float64 whatever the run's dtype. Recorded per
 network (``hessian_time``, ``network``):
 
-==================  ==========================================================
-n_nonzero           eigenvalues with |lambda| > rtol max |lambda|   (dense)
-frac_nonzero        n_nonzero / P                                     (dense)
-zeros_from_silent   (d_in + 1 + d_out) x silent units: a lower bound on the
-                    zero eigenvalues (Methods, "Hessian and sparseness");
-                    ReLU only (NaN for other activations)
-trace               sum of eigenvalues (Hutchinson estimate under lanczos)
-max                 largest eigenvalue (top Ritz value under lanczos)
-sum_log_nonzero     sum of log |lambda| over the nonzero ones         (dense)
-n_negative          nonzero eigenvalues below 0 (away from a minimum) (dense)
-n_positive          nonzero eigenvalues above 0                       (dense)
-sum_log_positive    sum of log lambda over those: the theory's quantity (dense)
-trace_se            standard error of the trace (0 when dense)
-==================  ==========================================================
+===================  =========================================================
+n_nonzero            eigenvalues with |lambda| > rtol max |lambda|, rtol =
+                     ``record.hessian.rtol`` (the timeseries attribute
+                     ``hessian_rtol``; default 1e-7)                  (dense)
+frac_nonzero         n_nonzero / P (at rtol)                          (dense)
+n_nonzero_rtol_min   the count at rtol = 1e-12, the loose end of
+                     ``hessian.RTOL_RANGE``: the band's upper count   (dense)
+n_nonzero_rtol_max   the count at rtol = 1e-6, the strict end: the
+                     band's lower count; every rtol in the range gives
+                     a count between the two                          (dense)
+gap_decades          width (decades of rtol) of the widest gap in the
+                     sorted |lambda| inside 1e-12 .. 1e-6 x max |lambda|
+                     (``hessian.spectral_gap``); up to 6               (dense)
+gap_n_nonzero        the count above that gap, the same for every rtol
+                     in it; NaN when gap_decades < 1
+                     (``hessian.MIN_GAP_DECADES``): no gap             (dense)
+zeros_from_silent    (d_in + 1 + d_out) x silent units: a lower bound on the
+                     zero eigenvalues, exact whatever the tolerance (Methods,
+                     "Hessian and sparseness"); P - zeros_from_silent bounds
+                     the nonzero count from above; ReLU only (NaN otherwise)
+trace                sum of eigenvalues (Hutchinson estimate under lanczos)
+max                  largest eigenvalue (top Ritz value under lanczos)
+sum_log_nonzero      sum of log |lambda| over the nonzero ones (at rtol) (dense)
+n_negative           nonzero eigenvalues below 0 (at rtol)             (dense)
+n_positive           nonzero eigenvalues above 0 (at rtol)             (dense)
+sum_log_positive     sum of log lambda over those: the theory's quantity (dense)
+trace_se             standard error of the trace (0 when dense)
+===================  =========================================================
+
+The counts at rtol depend on the cut: on the corridor networks of Figure 4 the
+spectrum falls through 1e-6 .. 1e-12 of the largest with no gap, so only
+zeros_from_silent is exact and the band (n_nonzero_rtol_max .. n_nonzero_rtol_min)
+shows how far the count moves with the tolerance. Under ``lanczos`` every
+count, the band and the gap are NaN.
 
 The Hessian and Hessian-vector product of each network shape are compiled once
 per process (``_compiled``), not at every record. A network whose parameters
@@ -42,6 +62,10 @@ from driftlab.model import Params, hidden_activity, mse_loss
 HESSIAN_RECORDED = (
     "n_nonzero",
     "frac_nonzero",
+    "n_nonzero_rtol_min",
+    "n_nonzero_rtol_max",
+    "gap_decades",
+    "gap_n_nonzero",
     "zeros_from_silent",
     "trace",
     "trace_se",
@@ -52,18 +76,55 @@ HESSIAN_RECORDED = (
     "sum_log_positive",
 )
 
+_LO, _HI = (f"{r:.0e}".replace("e-0", "e-") for r in hessian.RTOL_RANGE)
+_AT_RTOL = "rtol = record.hessian.rtol, attribute hessian_rtol"
+
 LONG_NAMES = {
-    "n_nonzero": "Hessian eigenvalues with |lambda| > rtol * max|lambda| (dense only)",
-    "frac_nonzero": "fraction of the Hessian's eigenvalues that are nonzero (dense only)",
-    "zeros_from_silent": "zero eigenvalues implied by silent ReLU units: (d_in + 1 + d_out) each",
+    "n_nonzero": (
+        f"Hessian eigenvalues with |lambda| > rtol * max|lambda| ({_AT_RTOL}; "
+        "depends on rtol: see n_nonzero_rtol_min/max) (dense only)"
+    ),
+    "frac_nonzero": (
+        f"fraction of the Hessian's eigenvalues that are nonzero ({_AT_RTOL}) (dense only)"
+    ),
+    "n_nonzero_rtol_min": (
+        f"Hessian eigenvalues with |lambda| > {_LO} * max|lambda|: the upper end of the "
+        f"count over rtol {_LO} .. {_HI} (dense only)"
+    ),
+    "n_nonzero_rtol_max": (
+        f"Hessian eigenvalues with |lambda| > {_HI} * max|lambda|: the lower end of the "
+        f"count over rtol {_LO} .. {_HI} (dense only)"
+    ),
+    "gap_decades": (
+        f"width in decades of the widest gap between consecutive sorted |lambda| within "
+        f"{_LO} .. {_HI} * max|lambda| (dense only)"
+    ),
+    "gap_n_nonzero": (
+        "Hessian eigenvalues above that gap, the same count for every rtol in it; NaN when "
+        f"gap_decades < {hessian.MIN_GAP_DECADES:g} (no gap) (dense only)"
+    ),
+    "zeros_from_silent": (
+        "zero eigenvalues implied by silent ReLU units: (d_in + 1 + d_out) each, "
+        "exact at any tolerance"
+    ),
     "trace": "trace of the Hessian (sum of eigenvalues; Hutchinson estimate if lanczos)",
     "trace_se": "standard error of the trace estimate (0 for the dense spectrum)",
     "max": "largest Hessian eigenvalue (top Lanczos Ritz value if lanczos)",
-    "sum_log_nonzero": "sum of log|lambda| over the nonzero eigenvalues (dense only)",
-    "n_negative": "nonzero eigenvalues below zero (dense only)",
-    "n_positive": "nonzero eigenvalues above zero (dense only)",
-    "sum_log_positive": "sum of log lambda over the positive nonzero eigenvalues (dense only)",
+    "sum_log_nonzero": (
+        f"sum of log|lambda| over the nonzero eigenvalues ({_AT_RTOL}) (dense only)"
+    ),
+    "n_negative": f"nonzero eigenvalues below zero ({_AT_RTOL}) (dense only)",
+    "n_positive": f"nonzero eigenvalues above zero ({_AT_RTOL}) (dense only)",
+    "sum_log_positive": (
+        f"sum of log lambda over the positive nonzero eigenvalues ({_AT_RTOL}) (dense only)"
+    ),
 }
+
+
+def long_name(name: str, rtol: float) -> str:
+    """``LONG_NAMES[name]`` with the run's tolerance written in (e.g. "rtol = 1e-07")."""
+    return LONG_NAMES[name].replace(_AT_RTOL, f"rtol = {rtol:g}")
+
 
 Compiled = tuple[
     Callable[[jax.Array, jax.Array, jax.Array], jax.Array],

@@ -21,6 +21,7 @@ bit-identical to an uninterrupted one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -38,9 +39,11 @@ import xarray as xr
 import yaml
 
 from driftlab import __version__, metrics
-from driftlab.config import ConfigError, RunConfig, parse_config, to_dict
+from driftlab.config import ConfigError, RecordConfig, RunConfig, parse_config, to_dict
+from driftlab.divergence import REASONS as DIVERGENCE_REASONS
+from driftlab.divergence import SPIKE_FIELDS, Divergence
 from driftlab.flatness import HESSIAN_RECORDED, hessian_record
-from driftlab.flatness import LONG_NAMES as HESSIAN_LONG_NAMES
+from driftlab.flatness import long_name as hessian_long_name
 from driftlab.model import Params, init_params
 from driftlab.simulate import (
     EngineSpec,
@@ -53,12 +56,18 @@ from driftlab.simulate import (
     make_measure,
     make_streams,
 )
-from driftlab.storage import open_netcdf, read_npz, write_json, write_netcdf, write_npz, write_text
+from driftlab.storage import (
+    RunNotice,
+    open_netcdf,
+    read_npz,
+    write_json,
+    write_netcdf,
+    write_npz,
+    write_text,
+)
 from driftlab.tasks import TaskData, corridor_task
 from driftlab.tasks.abstract import abstract_task
 
-DIVERGENCE_REASONS = ("", "loss is NaN", "loss above 10", "every hidden unit silent")
-LOSS_LIMIT = 10.0
 RECORDED = (
     "loss",
     "log_loss",
@@ -67,6 +76,8 @@ RECORDED = (
     "active_units",
     "mean_si",
     "n_place_units",
+    "n_place_units_shuffle",
+    "mean_si_corrected",
     "decoding_error",
 )
 
@@ -203,18 +214,16 @@ class Records:
 
     steps: list[int]
     values: dict[str, list[np.ndarray]]
-    diverged_step: np.ndarray  # (B,) step at which a network diverged, -1 if it has not
-    diverged_reason: np.ndarray  # (B,) index into DIVERGENCE_REASONS
+    divergence: Divergence  # per-network divergence state and tolerated spikes
     hessian_steps: list[int]  # the Hessian's own record points (record.hessian)
     hessian: dict[str, list[np.ndarray]]
 
     @classmethod
-    def empty(cls, n_networks: int) -> Records:
+    def empty(cls, n_networks: int, rule: str = "persistent", window: int = 1000) -> Records:
         return cls(
             steps=[],
             values={k: [] for k in RECORDED},
-            diverged_step=np.full(n_networks, -1, np.int64),
-            diverged_reason=np.zeros(n_networks, np.int64),
+            divergence=Divergence.start(n_networks, rule, window),
             hessian_steps=[],
             hessian={k: [] for k in HESSIAN_RECORDED},
         )
@@ -229,14 +238,23 @@ class Records:
         return np.asarray(self.hessian[name], np.float64).reshape(shape)
 
     @property
+    def diverged_step(self) -> np.ndarray:
+        """(B,) step at which a network was stopped as diverged, -1 if it was not."""
+        return self.divergence.step
+
+    @property
+    def diverged_reason(self) -> np.ndarray:
+        """(B,) index into DIVERGENCE_REASONS."""
+        return self.divergence.reason
+
+    @property
     def n_networks(self) -> int:
         return int(self.diverged_step.size)
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {
             "rec/step": np.asarray(self.steps, np.int64),
-            "rec/diverged_step": self.diverged_step,
-            "rec/diverged_reason": self.diverged_reason,
+            **self.divergence.arrays(),
             "hes/step": np.asarray(self.hessian_steps, np.int64),
         }
         for k in self.values:
@@ -246,16 +264,22 @@ class Records:
         return out
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Records:
+    def from_arrays(
+        cls, arrays: dict[str, np.ndarray], rule: str = "persistent", window: int = 1000
+    ) -> Records:
+        """Records from a checkpoint; a measurement an older checkpoint lacks is NaN."""
         hessian_steps = arrays.get("hes/step", np.zeros(0, np.int64))
+        shape = arrays["rec/step"].shape + arrays["rec/diverged_step"].shape
         return cls(
             steps=[int(s) for s in arrays["rec/step"]],
-            values={k: list(arrays[f"rec/{k}"]) for k in RECORDED},
-            diverged_step=arrays["rec/diverged_step"].copy(),
-            diverged_reason=arrays["rec/diverged_reason"].copy(),
+            values={k: list(arrays.get(f"rec/{k}", np.full(shape, np.nan))) for k in RECORDED},
+            divergence=Divergence.from_arrays(arrays, rule, window),
             hessian_steps=[int(s) for s in hessian_steps],
             hessian={
-                k: list(arrays[f"hes/{k}"]) if hessian_steps.size else [] for k in HESSIAN_RECORDED
+                k: list(arrays[f"hes/{k}"])
+                if f"hes/{k}" in arrays
+                else [np.full(shape[1], np.nan)] * int(hessian_steps.size)
+                for k in HESSIAN_RECORDED
             },
         )
 
@@ -283,13 +307,35 @@ def _timeseries(cfg: RunConfig, batch: Batch, rec: Records) -> xr.Dataset:
         "network",
         np.asarray([DIVERGENCE_REASONS[i] for i in rec.diverged_reason]),
     )
+    spikes = np.asarray(rec.divergence.spikes, np.float64).reshape(-1, len(SPIKE_FIELDS))
+    for j, name in enumerate(SPIKE_FIELDS):
+        column = spikes[:, j]
+        if name == "reason":
+            ds["spike_reason"] = ("spike", np.asarray([DIVERGENCE_REASONS[int(r)] for r in column]))
+        else:
+            ds[f"spike_{name}"] = ("spike", column if name == "peak" else column.astype(np.int64))
+    ds["spike_peak"].attrs["long_name"] = (
+        "tolerated spikes (train.divergence 'persistent'): peak log10(MSE / var(targets))"
+    )
+    ds.attrs["divergence_rule"] = f"{cfg.train.divergence} (window {cfg.train.divergence_window})"
     ds["loss"].attrs["long_name"] = "mean squared error on the clean data (paper eq. 2)"
     ds["log_loss"].attrs["long_name"] = "log10(MSE / var(targets)); 0 = predicting the mean"
     ds["active"].attrs["long_name"] = "fraction of (sample, unit) pairs with h > 0"
     ds["active_units"].attrs["long_name"] = "fraction of units with h > 0 for at least one sample"
     ds["log_loss_rel"].attrs["long_name"] = "log10(MSE / MSE of the per-output mean estimator)"
     ds["mean_si"].attrs["long_name"] = "mean Skaggs spatial information of place units (bits)"
-    ds["n_place_units"].attrs["long_name"] = "number of units with spatial information > 0.01 bits"
+    ds["n_place_units"].attrs["long_name"] = (
+        "number of units with spatial information > 0.01 bits (the paper's place units; "
+        "biased: with few samples a bin nearly every active unit passes)"
+    )
+    ds["n_place_units_shuffle"].attrs["long_name"] = (
+        f"number of units whose spatial information beats the {cfg.record.place_percentile:g}th "
+        f"percentile of {cfg.record.place_shuffles} circular shifts of their activity"
+    )
+    ds["mean_si_corrected"].attrs["long_name"] = (
+        "mean shuffle-corrected spatial information (SI minus its shuffle mean, bits) of the "
+        "shuffle-tested place units"
+    )
     ds["decoding_error"].attrs["long_name"] = (
         "mean absolute error decoding the direction-signed position from h "
         "(nearest rate-map template, trajectory halves cross-validated)"
@@ -298,7 +344,9 @@ def _timeseries(cfg: RunConfig, batch: Batch, rec: Records) -> xr.Dataset:
         ds = ds.assign_coords(hessian_step=("hessian_time", np.asarray(rec.hessian_steps)))
         for name in HESSIAN_RECORDED:
             ds[f"hessian_{name}"] = (("hessian_time", "network"), rec.hessian_table(name))
-            ds[f"hessian_{name}"].attrs["long_name"] = HESSIAN_LONG_NAMES[name]
+            ds[f"hessian_{name}"].attrs["long_name"] = hessian_long_name(
+                name, cfg.record.hessian.rtol
+            )
         ds.attrs["hessian_rtol"] = cfg.record.hessian.rtol
     ds.attrs["config"] = json.dumps(to_dict(cfg), sort_keys=True)
     ds.attrs["driftlab_version"] = __version__
@@ -367,14 +415,6 @@ def _first_difference(a: Any, b: Any, path: str = "") -> str:
     return f"field '{path}': {a!r} there, {b!r} here"
 
 
-def _divergence(m_loss: np.ndarray, m_units: np.ndarray) -> np.ndarray:
-    reason = np.zeros(m_loss.shape, np.int64)
-    reason[m_units == 0] = 3
-    reason[m_loss > LOSS_LIMIT] = 2
-    reason[np.isnan(m_loss)] = 1
-    return reason
-
-
 ProgressFn = Callable[[int, int, float], None]
 
 
@@ -413,6 +453,8 @@ def _execute(
             )
 
     batch = prepare(cfg)
+    if resuming and (out / "data.nc").is_file():
+        batch = _stored_data(cfg, batch, out)
     chunk_fn = make_chunk(batch.spec)
     measure_fn = make_measure(cfg.model.activation)
     schedule = record_steps(cfg.train.steps, cfg.record.every, cfg.record.log_points)
@@ -423,12 +465,13 @@ def _execute(
         else np.zeros(0, np.int64)
     )
     ckpt_path = out / "checkpoint.npz"
+    divergence_rule = (cfg.train.divergence, cfg.train.divergence_window)
 
     environment = _environment()
     if resuming and ckpt_path.is_file():
         arrays = read_npz(ckpt_path)
         state = _restore_state(batch.state0, arrays)
-        rec = Records.from_arrays(arrays)
+        rec = Records.from_arrays(arrays, *divergence_rule)
         before = {k: str(arrays[k]) for k in environment if k in arrays}
         if before and before != {k: str(v) for k, v in environment.items()}:
             warnings.warn(
@@ -440,7 +483,7 @@ def _execute(
         out.mkdir(parents=True, exist_ok=True)
         write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
         write_netcdf(out / "data.nc", _data_dataset(batch))
-        state, rec = batch.state0, Records.empty(len(batch.networks))
+        state, rec = batch.state0, Records.empty(len(batch.networks), *divergence_rule)
 
     def checkpoint(st: TrainState, state_name: str, speed: float) -> None:
         meta = {k: np.asarray(v) for k, v in environment.items()}
@@ -453,6 +496,7 @@ def _execute(
                 "total_steps": cfg.train.steps,
                 "networks": len(batch.networks),
                 "steps_per_second": speed,
+                "divergence_rule": cfg.train.divergence,
                 "diverged": [
                     {"network": i, "step": int(s), "reason": DIVERGENCE_REASONS[int(r)]}
                     for i, (s, r) in enumerate(
@@ -460,14 +504,15 @@ def _execute(
                     )
                     if s >= 0
                 ],
+                "tolerated_spikes": rec.divergence.spike_records(),
             },
         )
 
+    var_y = np.asarray([np.var(d.targets) for d in batch.data], np.float64)
+
     def check_divergence(step: int, m: Measurement) -> None:
-        reason = _divergence(np.asarray(m.loss, np.float64), np.asarray(m.active_units))
-        newly = (reason > 0) & (rec.diverged_step < 0)
-        rec.diverged_step[newly] = step
-        rec.diverged_reason[newly] = reason[newly]
+        loss = np.asarray(m.loss, np.float64)
+        rec.divergence.check(step, loss, var_y, np.asarray(m.active_units))
 
     def record(st: TrainState, m: Measurement) -> None:
         step = int(np.asarray(st.step)[0])
@@ -476,7 +521,8 @@ def _execute(
         rec.values["loss"].append(loss)
         rec.values["active"].append(np.asarray(m.active, np.float64))
         rec.values["active_units"].append(np.asarray(m.active_units, np.float64))
-        for name, value in _host_metrics(loss, np.asarray(m.hidden, np.float64), batch).items():
+        hidden = np.asarray(m.hidden, np.float64)
+        for name, value in _host_metrics(loss, hidden, batch, cfg.record, step).items():
             rec.values[name].append(value)
         snaps = out / "snapshots"
         if cfg.record.hidden:
@@ -550,12 +596,65 @@ def _execute(
             break
     if bar is not None:
         bar.close()
+    rec.divergence.close()
     final = "diverged" if np.all(rec.diverged_step >= 0) else "complete"
     _consolidate(cfg, batch, rec, out)
     checkpoint(state, final, speed)
     # only now, with the final state on disk, are the per-record files redundant
     shutil.rmtree(out / "snapshots", ignore_errors=True)
     return RunResult(out, final, current, speed)
+
+
+def _stored_data(cfg: RunConfig, batch: Batch, out: Path) -> Batch:
+    """The batch on the task data stored when the run started, with a notice if it differs.
+
+    A run always continues on the data it started with. Data that this version
+    would generate differently (a run started before the corridor's velocity input
+    was corrected in driftlab 0.2) are named in a :class:`RunNotice`.
+    """
+    stored = open_netcdf(out / "data.nc")
+    inputs, targets = stored["inputs"].values, stored["targets"].values
+    same_shape = inputs.shape == tuple(batch.x.shape) and targets.shape == tuple(batch.y.shape)
+    fresh_x, fresh_y = (
+        np.stack([d.inputs for d in batch.data]),
+        np.stack([d.targets for d in batch.data]),
+    )
+    if same_shape and np.array_equal(inputs, fresh_x) and np.array_equal(targets, fresh_y):
+        return batch
+    if not same_shape:
+        raise RunDirError(
+            f"--out '{out}': its data.nc holds arrays of shape {inputs.shape}, this config "
+            f"makes {tuple(batch.x.shape)}: choose another --out or delete it"
+        )
+    why = "its task data differ from what this version of driftlab generates"
+    corridor = cfg.task.corridor
+    if cfg.task.name == "corridor" and corridor.velocity_input == "heading_change":
+        legacy = dataclasses.replace(corridor, velocity_input="heading_change_mod2pi")
+        old = prepare(dataclasses.replace(cfg, task=dataclasses.replace(cfg.task, corridor=legacy)))
+        if np.array_equal(inputs, np.stack([d.inputs for d in old.data])):
+            why = (
+                "it was started under the old corridor input (heading change mod 2 pi, "
+                "driftlab < 0.2; now task.corridor.velocity_input 'heading_change_mod2pi')"
+            )
+    warnings.warn(
+        f"run {out}: {why}; it continues on the data it started with (data.nc). For the "
+        "current input, start a new run (another --out).",
+        RunNotice,
+        stacklevel=3,
+    )
+    data = [
+        TaskData(
+            inputs=inputs[i],
+            targets=targets[i],
+            positions=stored["positions"].values[i] if "positions" in stored else None,
+            headings=stored["headings"].values[i] if "headings" in stored else None,
+        )
+        for i in range(inputs.shape[0])
+    ]
+    dtype = batch.x.dtype
+    return dataclasses.replace(
+        batch, data=data, x=jnp.asarray(inputs, dtype), y=jnp.asarray(targets, dtype)
+    )
 
 
 def _environment(batching: str | None = None) -> dict[str, str]:
@@ -571,23 +670,37 @@ def _environment(batching: str | None = None) -> dict[str, str]:
     }
 
 
-def _host_metrics(loss: np.ndarray, hidden: np.ndarray, batch: Batch) -> dict[str, np.ndarray]:
+HOST_METRICS = (
+    "log_loss",
+    "log_loss_rel",
+    "mean_si",
+    "n_place_units",
+    "n_place_units_shuffle",
+    "mean_si_corrected",
+    "decoding_error",
+)
+
+
+def _host_metrics(
+    loss: np.ndarray, hidden: np.ndarray, batch: Batch, record: RecordConfig, step: int
+) -> dict[str, np.ndarray]:
     """Per-network measurements of a record point that need the task's positions.
 
-    log_loss, log_loss_rel (driftlab.metrics.loss); with positions: Skaggs spatial
-    information of rate maps over the direction-signed position (100 bins), the
-    number of place units (SI > 0.01 bits) and their mean SI, and the
-    cross-validated decoding error of the signed position (metrics.drift).
+    log_loss, log_loss_rel (driftlab.metrics.loss); with positions, over the
+    direction-signed position (100 bins): the paper's place units (Skaggs
+    spatial information > 0.01 bits) and their mean SI; the shuffle-tested place
+    units (SI above the ``record.place_percentile``-th percentile of
+    ``record.place_shuffles`` circular shifts, metrics.shuffle_spatial_information,
+    shuffles drawn from (seed, step, network)) and their mean shuffle-corrected SI;
+    and the cross-validated decoding error of the signed position (metrics.drift).
     """
-    out: dict[str, list[float]] = {
-        k: [] for k in ("log_loss", "log_loss_rel", "mean_si", "n_place_units", "decoding_error")
-    }
+    out: dict[str, list[float]] = {k: [] for k in HOST_METRICS}
     for i, task in enumerate(batch.data):
         with np.errstate(divide="ignore", invalid="ignore"):
             out["log_loss"].append(float(metrics.log_loss(loss[i], task.targets)))
             out["log_loss_rel"].append(float(metrics.log_loss_rel(loss[i], task.targets)))
         if task.positions is None or not np.all(np.isfinite(hidden[i])):
-            for name in ("mean_si", "n_place_units", "decoding_error"):
+            for name in HOST_METRICS[2:]:
                 out[name].append(float("nan"))
             continue
         position = metrics.signed_position(task.positions[:, 1])
@@ -595,6 +708,20 @@ def _host_metrics(loss: np.ndarray, hidden: np.ndarray, batch: Batch) -> dict[st
         si = metrics.spatial_information(maps.maps, maps.occupancy)
         out["mean_si"].append(float(metrics.mean_place_si(si)))
         out["n_place_units"].append(float(np.count_nonzero(metrics.place_units(si))))
+        if record.place_shuffles:
+            seed = int(batch.networks[i]["seed"])
+            shuffled = metrics.shuffle_spatial_information(
+                hidden[i],
+                position,
+                n_shuffles=record.place_shuffles,
+                percentile=record.place_percentile,
+                rng=np.random.default_rng([seed, step, i]),
+            )
+            out["n_place_units_shuffle"].append(float(np.count_nonzero(shuffled.place)))
+            out["mean_si_corrected"].append(metrics.mean_corrected_place_si(shuffled))
+        else:
+            out["n_place_units_shuffle"].append(float("nan"))
+            out["mean_si_corrected"].append(float("nan"))
         enough = position.size >= 10  # two folds of 5-sample blocks
         out["decoding_error"].append(
             metrics.decoding_error(hidden[i], position) if enough else float("nan")

@@ -19,6 +19,10 @@ import xarray as xr
 NETCDF_ENGINE = "h5netcdf"
 
 
+class RunNotice(UserWarning):
+    """Something a user resuming a run should know; the command line prints it as one line."""
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp_path)`` then move the result onto ``path`` atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)

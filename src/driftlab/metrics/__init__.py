@@ -8,6 +8,8 @@ well: hidden activity ``h`` (samples, units), positions (samples,), targets
 * :mod:`~driftlab.metrics.activity`: fraction active, active units (Fig. 2C, 3A).
 * :mod:`~driftlab.metrics.ratemaps`: direction-signed position, rate maps,
   spatial information, place units (Fig. 2C-D).
+* :mod:`~driftlab.metrics.shuffle`: shuffle-tested place units and the
+  shuffle-corrected spatial information (bias of SI at few samples per bin).
 * :mod:`~driftlab.metrics.drift`: rate-map and population-vector correlations,
   position decoding (Fig. 2E-F).
 * :mod:`~driftlab.metrics.timescale`: exponential fit of sparsification (Fig. 3B).
@@ -19,7 +21,12 @@ from driftlab.metrics.drift import (
     population_vector_correlation,
     ratemap_correlation_matrix,
 )
-from driftlab.metrics.loss import log_loss, log_loss_rel, mean_estimator_mse
+from driftlab.metrics.loss import (
+    log_loss,
+    log_loss_authors_fig2b,
+    log_loss_rel,
+    mean_estimator_mse,
+)
 from driftlab.metrics.ratemaps import (
     RateMaps,
     mean_place_si,
@@ -29,24 +36,33 @@ from driftlab.metrics.ratemaps import (
     smooth_maps,
     spatial_information,
 )
+from driftlab.metrics.shuffle import (
+    ShuffleSI,
+    mean_corrected_place_si,
+    shuffle_spatial_information,
+)
 from driftlab.metrics.timescale import ExponentialFit, fit_exponential, log10_rate
 
 __all__ = [
     "ExponentialFit",
     "RateMaps",
+    "ShuffleSI",
     "decoding_error",
     "fit_exponential",
     "fraction_active",
     "fraction_active_units",
     "log10_rate",
     "log_loss",
+    "log_loss_authors_fig2b",
     "log_loss_rel",
+    "mean_corrected_place_si",
     "mean_estimator_mse",
     "mean_place_si",
     "place_units",
     "population_vector_correlation",
     "rate_maps",
     "ratemap_correlation_matrix",
+    "shuffle_spatial_information",
     "signed_position",
     "smooth_maps",
     "spatial_information",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from driftlab.metrics.ratemaps import _edges, rate_maps
+from driftlab.metrics.ratemaps import bin_edges, rate_maps
 
 # a map whose peak-to-peak range is below this fraction of its largest absolute
 # value counts as constant (its correlation is undefined)
@@ -156,7 +156,7 @@ def decoding_error(
         raise ValueError(f"block must be >= 1, got {block}")
     if pos.size < 2 * block:
         raise ValueError(f"decoding needs at least 2 blocks of {block} samples")
-    edges = _edges(pos, n_bins, None)
+    edges = bin_edges(pos, n_bins, None)
     even = (np.arange(pos.size) // block) % 2 == 0
     first, second = even, ~even
     pred = np.concatenate(

@@ -71,7 +71,23 @@ def signed_position(position: ArrayLike, *, origin: float | None = None) -> np.n
     return np.asarray((pos - origin) * sign)
 
 
-def _bin_index(pos: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def checked_activity(
+    activity: ArrayLike, position: ArrayLike, n_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``activity`` (T, units) and ``position`` (T,) as float64 arrays; ValueError if
+    their shapes do not match or ``n_bins`` < 1."""
+    act = np.asarray(activity, dtype=np.float64)
+    pos = np.asarray(position, dtype=np.float64)
+    if act.ndim != 2 or pos.shape != (act.shape[0],):
+        raise ValueError(
+            f"need activity (T, units) and position (T,), got {act.shape} and {pos.shape}"
+        )
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    return act, pos
+
+
+def bin_index(pos: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Bin of each position (-1 outside [edges[0], edges[-1]] or NaN); right edge inclusive."""
     n_bins = edges.size - 1
     idx = np.searchsorted(edges, pos, side="right") - 1
@@ -80,7 +96,7 @@ def _bin_index(pos: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.asarray(idx)
 
 
-def _edges(pos: np.ndarray, n_bins: int, bounds: tuple[float, float] | None) -> np.ndarray:
+def bin_edges(pos: np.ndarray, n_bins: int, bounds: tuple[float, float] | None) -> np.ndarray:
     if bounds is None:
         finite = pos[np.isfinite(pos)]
         if finite.size == 0:
@@ -135,16 +151,9 @@ def rate_maps(
 
     Returns ``RateMaps(maps (units, bins), occupancy (bins,), edges (bins + 1,))``.
     """
-    act = np.asarray(activity, dtype=np.float64)
-    pos = np.asarray(position, dtype=np.float64)
-    if act.ndim != 2 or pos.shape != (act.shape[0],):
-        raise ValueError(
-            f"need activity (T, units) and position (T,), got {act.shape} and {pos.shape}"
-        )
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
-    edges = _edges(pos, n_bins, bounds)
-    idx = _bin_index(pos, edges)
+    act, pos = checked_activity(activity, position, n_bins)
+    edges = bin_edges(pos, n_bins, bounds)
+    idx = bin_index(pos, edges)
     keep = idx >= 0
     idx, act = idx[keep], act[keep]
     occupancy = np.bincount(idx, minlength=n_bins)

@@ -2,7 +2,8 @@
 
 Ratzon, Derdikman & Barak (2023) replaced the corridor with simpler tasks to
 show that sparsification does not depend on it (Table 1: "abstract predictive,
-random, random smoothed"; REFERENCE.md, "Other tasks"). ``kind`` picks one:
+random, random smoothed"; REFERENCE.md, "Other tasks"). ``kind`` picks one
+(raw values, before the final ``scale`` below):
 
 ``"random"``
     inputs X ~ U[0, 1) of shape (n, d_in), targets Y ~ U[0, 1) of shape (n, d_out).
@@ -33,10 +34,30 @@ units, is 240 units (two laps) for n = 5, so successive positions are nearly
 independent points of the ring. The field of view of 30 units and texture sd of
 4 units are REFERENCE.md's (the code's sd is ring / field of view = 4).
 
-Departures from the authors' code, by design: the texture is periodic (their
-121-point texture was smoothed with reflecting edges, so its ends did not meet),
-and no final rescaling is applied (their code min-max scaled X and Y again, each
-to about [-1, 1]); REFERENCE.md specifies U[0, 1] data.
+Scale (``scale``), applied last, to every kind:
+
+``"authors"`` (default)
+    the authors' data code, which their sweep ran on: X and Y are min-max
+    scaled, each array as a whole (all samples and dimensions together), by
+    x <- x - (min(x) + 1e-5); x <- x / (max(x) + 1e-5); x <- 2 (x - 0.5),
+    in that order on the same array (the max is taken after the first
+    subtraction). With R = max - min of the raw array the result spans
+    [-1 - 2e-5 / R, 1 - 2e-5 / R], i.e. about [-1, 1], whatever the kind: the
+    smoothed kinds, whose raw values keep only the small variance smoothing
+    leaves, are stretched to the same span as the random ones. The autoencoders'
+    target is the scaled input (one array, so target = input exactly); the
+    predictive kind's X and Y are scaled apart, as two arrays, so Y_t = X_{t+1}
+    holds up to an affine map (their ranges differ by one sample). An array
+    with R = 0 (constant) becomes zeros.
+``"unit"``
+    no rescaling: the U[0, 1)-based values described above (the smoothed kinds
+    inside [0, 1) with a small spread; the predictive views in [0, 1]).
+
+The corridor task is different: it has its own ``scale`` (see
+:mod:`driftlab.tasks.corridor`), and its stored Figure 2 data is in [0, 1].
+
+Departure from the authors' code, by design: the texture is periodic (their
+121-point texture was smoothed with reflecting edges, so its ends did not meet).
 
 Example:
 
@@ -66,6 +87,12 @@ ABSTRACT_KINDS: tuple[str, ...] = (
     "smoothed_autoencoder",
 )
 
+ABSTRACT_SCALINGS: tuple[str, ...] = ("authors", "unit")
+"""Values of :attr:`AbstractParams.scale`: the authors' min-max to about [-1, 1], or none."""
+
+MINMAX_EPS: float = 1e-5
+"""The offset of the authors' min-max scaling (added to the min and to the max)."""
+
 SMOOTH_DIVISOR: float = 5.0
 """The smoothed task's sds are n / 5 along samples and d_out / 5 along dimensions."""
 
@@ -80,7 +107,9 @@ class AbstractParams:
     :attr:`effective_d_out`), except that it sets the smoothed autoencoder's
     smoothing sd along dimensions. ``ring``, ``texture_sd``, ``field_of_view``
     (all in texture units) and ``step_scale`` (a step is U[0, 1) * step_scale *
-    ring / n_samples units) are used by the predictive kind only.
+    ring / n_samples units) are used by the predictive kind only. ``scale``
+    (:data:`ABSTRACT_SCALINGS`) is the final scaling of X and Y: ``"authors"``
+    (default, min-max to about [-1, 1]) or ``"unit"`` (none, U[0, 1)-based).
     """
 
     kind: str = "random"
@@ -91,6 +120,7 @@ class AbstractParams:
     texture_sd: float = 4.0
     field_of_view: float = 30.0
     step_scale: float = 20.0
+    scale: str = "authors"
 
     @property
     def effective_d_in(self) -> int:
@@ -121,6 +151,37 @@ def smooth(white: np.ndarray, n_samples: int, d_out: int) -> np.ndarray:
     """
     sd = (n_samples / SMOOTH_DIVISOR, d_out / SMOOTH_DIVISOR)
     return np.asarray(gaussian_filter(white, sigma=sd))
+
+
+def authors_minmax(a: np.ndarray) -> np.ndarray:
+    """The authors' min-max scaling of a whole array to about [-1, 1] (float64).
+
+    x <- x - (min(x) + eps); x <- x / (max(x) + eps); x <- 2 (x - 0.5), eps =
+    1e-5, sequentially (the max is the shifted array's). With R = max - min of
+    ``a`` the result spans [-1 - 2 eps / R, 1 - 2 eps / R]; a constant array
+    (R = 0, where the formula divides by zero) becomes zeros.
+    """
+    x = np.asarray(a, np.float64)
+    if x.max() == x.min():
+        return np.zeros_like(x)
+    x = x - (x.min() + MINMAX_EPS)
+    x = x / (x.max() + MINMAX_EPS)
+    return np.asarray(2.0 * (x - 0.5))
+
+
+def scale_data(data: TaskData, scale: str) -> TaskData:
+    """Apply the final scaling ``scale`` (:data:`ABSTRACT_SCALINGS`) to inputs and targets.
+
+    ``"authors"``: :func:`authors_minmax` on the inputs and on the targets, apart;
+    ``"unit"``: the data unchanged.
+    """
+    if scale == "unit":
+        return data
+    if scale != "authors":
+        raise ValueError(
+            f"unknown abstract task scale {scale!r}; expected one of {ABSTRACT_SCALINGS}"
+        )
+    return data._replace(inputs=authors_minmax(data.inputs), targets=authors_minmax(data.targets))
 
 
 def ring_texture(white: np.ndarray, texture_sd: float) -> np.ndarray:
@@ -181,12 +242,17 @@ def abstract_task(key: jax.Array, p: AbstractParams | None = None) -> TaskData:
     kinds (the autoencoders use the input key, so they share the inputs of their
     non-autoencoder kind), into a texture and a step key for the predictive kind.
     Only the predictive kind has positions and headings; the others return None.
+    The arrays are then scaled as ``p.scale`` says (:func:`scale_data`).
     """
     p = p or AbstractParams()
     if p.kind not in ABSTRACT_KINDS:
         raise ValueError(f"unknown abstract task kind {p.kind!r}; expected one of {ABSTRACT_KINDS}")
+    if p.scale not in ABSTRACT_SCALINGS:
+        raise ValueError(
+            f"unknown abstract task scale {p.scale!r}; expected one of {ABSTRACT_SCALINGS}"
+        )
     if p.kind == "predictive":
-        return predictive_task(key, p)
+        return scale_data(predictive_task(key, p), p.scale)
     key_in, key_out = jax.random.split(key)
     n = p.n_samples
     smoothed = p.kind.startswith("smoothed")
@@ -194,8 +260,10 @@ def abstract_task(key: jax.Array, p: AbstractParams | None = None) -> TaskData:
     if smoothed:
         inputs = smooth(inputs, n, p.d_out)
     if p.kind.endswith("_autoencoder"):
-        return TaskData(inputs=inputs, targets=inputs.copy())
+        if p.scale == "authors":
+            inputs = authors_minmax(inputs)
+        return TaskData(inputs=inputs, targets=inputs.copy())  # target = the scaled input
     targets = uniform(key_out, (n, p.d_out))
     if smoothed:
         targets = smooth(targets, n, p.d_out)
-    return TaskData(inputs=inputs, targets=targets)
+    return scale_data(TaskData(inputs=inputs, targets=targets), p.scale)

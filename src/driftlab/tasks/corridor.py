@@ -31,10 +31,28 @@ Texture mappings (``texture_mapping``):
     the 1 x 14 corridor the long walls overlap the next wall's texture and part
     of the left wall reads one clamped constant. Offered to reproduce their data.
 
-Velocity input (``velocity_input``): ``"heading_change"`` (default, as the
-authors' code: the change over the coming step of the heading kept in
-[0, 2 pi), ~0 while running, a jump of ~pi at a turn-around, and of ~2 pi when
-a heading near 0 crosses 0) or ``"speed"`` (the length of the coming step).
+Velocity input (``velocity_input``):
+
+``"heading_change"`` (default)
+    the change of the heading over the coming step, as a wrapped angle
+    difference: ~0 while running (the heading's small random walk) and
+    ~+pi at a turn-around at the top end, ~-pi at the bottom end, nothing
+    else. A half-turn is +pi or -pi alike, so the turn-arounds take the sign
+    of the authors' data (top +pi, bottom -pi) whatever the small heading
+    deviation before them; with ``sigma_theta = 0`` (headings exactly 0 or pi,
+    as in the authors' stored Figure 2 data) all three heading forms agree.
+``"heading_change_wrapped"``
+    the plain wrapped difference in (-pi, pi]: the same, except that a
+    turn-around's sign follows the side of 0 (or pi) the heading was on just
+    before it, so under heading noise it is +pi or -pi at random.
+``"heading_change_mod2pi"`` (legacy, driftlab < 0.2)
+    the difference of the heading kept in [0, 2 pi), as the authors' code
+    computes it: besides the turn-arounds it jumps by ~+-2 pi whenever the
+    heading of a run "up" random-walks across 0 (3-16 times in 150 steps for
+    seeds 0-20), which injects a direction-dependent signal and, through the
+    min-max scaling, squeezes the real turn-arounds to 0.25 / 0.75.
+``"speed"``
+    the length of the coming step.
 
 Scaling (``scale="minmax"``): the visual values (all rays, all times) are
 min-max scaled to [0, 1] together, and the velocity entry on its own.
@@ -52,7 +70,12 @@ from scipy.ndimage import gaussian_filter1d
 from driftlab.tasks.base import TaskData
 
 TEXTURE_MAPPINGS: tuple[str, ...] = ("perimeter", "legacy")
-VELOCITY_INPUTS: tuple[str, ...] = ("heading_change", "speed")
+VELOCITY_INPUTS: tuple[str, ...] = (
+    "heading_change",
+    "heading_change_wrapped",
+    "heading_change_mod2pi",
+    "speed",
+)
 SCALINGS: tuple[str, ...] = ("minmax", "none")
 
 
@@ -158,6 +181,45 @@ def read_texture(texture: np.ndarray, coord: np.ndarray, *, periodic: bool) -> n
     return np.asarray(texture[i0 % n] * (1 - frac) + texture[(i0 + 1) % n] * frac)
 
 
+def wrapped_angle(a: np.ndarray) -> np.ndarray:
+    """An angle in (-pi, pi]: ``pi - mod(pi - a, 2 pi)``."""
+    return np.asarray(np.pi - np.mod(np.pi - a, 2 * np.pi))
+
+
+def velocity_input(kind: str, pos: np.ndarray, heading: np.ndarray) -> np.ndarray:
+    """The "velocity" entry of each of the T steps, from positions (T+1, 2) and headings (T+1,).
+
+    With ``d_t = heading[t+1] - heading[t]``:
+
+    * ``heading_change``: ``wrap(d_t - s_t pi) + s_t pi``, where ``s_t`` is +1 at a
+      turn-around at the top end (the agent runs down after it), -1 at the bottom
+      end, 0 elsewhere; ``wrap`` maps to (-pi, pi];
+    * ``heading_change_wrapped``: ``wrap(d_t)``;
+    * ``heading_change_mod2pi``: ``mod(heading[t+1], 2 pi) - mod(heading[t], 2 pi)``
+      (the authors' form, with +-2 pi jumps when the heading crosses 0);
+    * ``speed``: ``|pos[t+1] - pos[t]|``.
+
+    >>> h = np.array([0.0, 0.01, -0.01, np.pi, np.pi - 0.01, 0.0])
+    >>> np.round(velocity_input("heading_change", np.zeros((6, 2)), h), 2).tolist()
+    [0.01, -0.02, 3.15, -0.01, -3.13]
+    >>> np.round(velocity_input("heading_change_mod2pi", np.zeros((6, 2)), h), 2).tolist()
+    [0.01, 6.26, -3.13, -0.01, -3.13]
+    """
+    d = np.diff(heading)
+    if kind == "heading_change":
+        turn = np.abs(wrapped_angle(d)) > np.pi / 2
+        down_after = np.cos(heading[1:]) < 0
+        s = np.where(turn, np.where(down_after, 1.0, -1.0), 0.0)
+        return np.asarray(wrapped_angle(d - s * np.pi) + s * np.pi)
+    if kind == "heading_change_wrapped":
+        return wrapped_angle(d)
+    if kind == "heading_change_mod2pi":
+        return np.asarray(np.diff(np.mod(heading, 2 * np.pi)))
+    if kind == "speed":
+        return np.asarray(np.linalg.norm(np.diff(pos, axis=0), axis=1))
+    raise ValueError(f"velocity_input {kind!r}: allowed: {', '.join(VELOCITY_INPUTS)}")
+
+
 def _minmax(a: np.ndarray) -> np.ndarray:
     span = a.max() - a.min()
     return (a - a.min()) / span if span > 0 else np.zeros_like(a)
@@ -182,10 +244,7 @@ def corridor_task(key: jax.Array, p: CorridorParams | None = None) -> TaskData:
     pos, heading = trajectory(p, speed_noise, heading_noise)
     coord = cast_rays(p, pos, heading)
     view = read_texture(texture, coord, periodic=p.texture_mapping == "perimeter")
-    if p.velocity_input == "heading_change":
-        velocity = np.diff(np.mod(heading, 2 * np.pi))
-    else:
-        velocity = np.linalg.norm(np.diff(pos, axis=0), axis=1)
+    velocity = velocity_input(p.velocity_input, pos, heading)
     if p.scale == "minmax":
         view, velocity = _minmax(view), _minmax(velocity)
     inputs = np.concatenate([view[:steps], velocity[:, None]], axis=1)
