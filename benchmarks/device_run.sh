@@ -10,8 +10,8 @@ python3 -c "import jax, optax, numpy; print('jax', jax.__version__, 'optax', opt
 python3 -m pip install --quiet --no-deps --no-index .device/wheels/*.whl
 echo "== benchmark (GPU)"
 timeout 220 python3 benchmarks/bench_engine.py --gpu --seconds 1.5 --json "$OUT/gpu_bench.json" 2>&1 | tee "$OUT/gpu_bench.txt"
-echo "== accuracy"
-timeout 60 python3 benchmarks/gpu_checks.py 2>&1 | tee "$OUT/gpu_checks.txt"
+echo "== accuracy: float32 on the GPU against float64 on the CPU (tests/test_gpu.py)"
+timeout 90 python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu.py 2>&1 | tail -5 | tee "$OUT/gpu_checks.txt"
 echo "== test suite on jax $(python3 -c 'import jax; print(jax.__version__)'), CPU backend"
 JAX_PLATFORMS=cpu timeout 130 python3 -m pytest -q -x -n 8 -p no:cacheprovider tests 2>&1 | tail -15 | tee "$OUT/pytest_cpu.txt"
 echo "== engine and model tests on the GPU backend"

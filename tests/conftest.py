@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import pytest
 
 from driftlab.config import RunConfig, parse_config
+
+matplotlib.use("Agg")  # tests draw figures to files; the library never picks a backend
 
 TINY: dict[str, Any] = {
     "seed": 0,

@@ -36,7 +36,7 @@ def test_agent_stays_in_reachable_corridor() -> None:
     y_max = FIG2.L_y / 2 - FIG2.buffer_y * FIG2.L_y
     assert np.isclose(y_max, 5.6)
     assert d.positions[:, 1].min() >= -y_max and d.positions[:, 1].max() <= y_max
-    # mean step ~ V0 minus the clamping at the ends (REFERENCE: about 0.19)
+    # mean step ~ V0 minus the clamping at the ends (docs/conventions.md: about 0.19)
     step = np.abs(np.diff(d.positions[:, 1])).mean()
     assert 0.17 < step < 0.2
 
@@ -101,7 +101,7 @@ def test_legacy_mapping_clamps_about_a_fifth_of_views_in_the_corridor() -> None:
         fixed = corridor_task(jax.random.key(seed))
         _, counts = np.unique(fixed.targets, return_counts=True)
         assert counts.max() / fixed.targets.size < 0.01
-    # REFERENCE.md: about 21% of visual values sit at one clamped constant
+    # docs/conventions.md: about 21% of visual values sit at one clamped constant
     assert 0.15 < float(np.mean(fractions)) < 0.28
 
 

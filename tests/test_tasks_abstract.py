@@ -1,4 +1,4 @@
-"""The abstract tasks (Table 1 "task") against REFERENCE.md's conventions."""
+"""The abstract tasks (Table 1 "task") against docs/conventions.md."""
 
 from __future__ import annotations
 

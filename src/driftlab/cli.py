@@ -232,7 +232,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _summarise(out_dir: Path) -> None:
-    from driftlab.run import load_run
+    from driftlab.rundir import load_run
 
     ts = load_run(out_dir)["timeseries"]
     first, last = ts.isel(time=0), ts.isel(time=-1)
@@ -441,8 +441,17 @@ def _print_notices() -> None:
     warnings.showwarning = show
 
 
+def _use_file_backend() -> None:
+    """The command line writes figures to files: matplotlib's non-interactive Agg
+    backend (the library never chooses a backend; a notebook keeps its own)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _use_file_backend()
     if args.command in ("run", "generality"):
         _print_notices()
     if args.command == "hebbian":

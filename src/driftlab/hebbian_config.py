@@ -6,8 +6,8 @@ every error is one line naming the field and what is allowed. Batch fields
 (``seed``, ``train.eta``, ``train.sigma``) take one value or a list; the run
 trains one network for every combination, in one compiled program.
 
-The defaults are the ring model of REFERENCE.md ("Hebbian / anti-Hebbian
-network"; Qin et al. 2023): 100 neurons, inputs on the unit circle, W0 = 0.1
+The defaults are the ring model of docs/conventions.md ("The Hebbian /
+anti-Hebbian network"; Qin et al. 2023): 100 neurons, inputs on the unit circle, W0 = 0.1
 N(0, 1), M0 = I, lambda1 = 0, lambda2 = 0.01, alpha = 0, eta = 0.02,
 sigma = 0.001, active threshold 0.05. Presets: ``hebbian_ring`` (Figure 3C) and
 ``hebbian_place`` (the 1-D place-cell model: 200 positions, 270 grid cells, 200

@@ -16,7 +16,7 @@ Rerunning the same config into the same directory resumes from the checkpoint;
 the input shown and the noise drawn at step t depend only on (seed, t), so the
 finished run is bit-identical to an uninterrupted one.
 
-Recorded per network at each record point (:mod:`driftlab.hebbian.measures`):
+Recorded per network at each record point (:mod:`driftlab.metrics.similarity`):
 ``loss`` (similarity-matching loss with regularisers), ``mismatch`` (without
 them), ``fraction_active``, ``pv_corr_prev`` (population-vector correlation with
 the previous record), ``mean_peak`` (mean peak rate of active neurons),
@@ -44,7 +44,6 @@ import yaml
 
 from driftlab import __version__
 from driftlab.config import ConfigError, to_dict
-from driftlab.hebbian import measures
 from driftlab.hebbian.engine import (
     Dynamics,
     HebbState,
@@ -57,6 +56,7 @@ from driftlab.hebbian.engine import (
 from driftlab.hebbian.inputs import place_inputs, ring_inputs
 from driftlab.hebbian.model import Hyper, init_params
 from driftlab.hebbian_config import HebbianConfig, parse_hebbian_config
+from driftlab.metrics import similarity as measures
 from driftlab.run import (
     _environment,
     _first_difference,
@@ -68,7 +68,8 @@ from driftlab.run import (
     float_context,
     record_steps,
 )
-from driftlab.storage import open_netcdf, read_npz, write_json, write_netcdf, write_npz, write_text
+from driftlab.rundir import load_hebbian_run
+from driftlab.storage import read_npz, write_json, write_netcdf, write_npz, write_text
 
 RECORDED = (
     "loss",
@@ -517,21 +518,6 @@ def _consolidate(batch: HebbBatch, rec: Records, out: Path) -> None:
     ds = xr.Dataset({"y": (("time", "network", "input", "unit"), y)}, coords=coords)
     ds["y"].attrs["long_name"] = "fixed-point rate of each neuron for each input"
     write_netcdf(out / "activity.nc", ds)
-
-
-def load_hebbian_run(out_dir: str | Path) -> dict[str, xr.Dataset]:
-    """The datasets of a Hebbian run directory: timeseries, inputs, and activity if present."""
-    out = Path(out_dir)
-    found = {}
-    for name in ("timeseries", "inputs", "activity"):
-        path = out / f"{name}.nc"
-        if path.is_file():
-            found[name] = open_netcdf(path)
-    if "timeseries" not in found:
-        raise FileNotFoundError(f"'{out}' holds no timeseries.nc: not a driftlab run directory")
-    if found["timeseries"].attrs.get("model") != "hebbian":
-        raise ValueError(f"'{out}' is not a Hebbian run (written by execute, not execute_hebbian)")
-    return found
 
 
 def summarise_hebbian(out_dir: str | Path) -> list[str]:

@@ -5,7 +5,7 @@
 ``m`` (H, d_in) is the input matrix, ``b`` (H,) the hidden bias, ``n`` (d_out, H)
 the read-out; the read-out has no bias. Ratzon, Derdikman & Barak (2023), eq. 1-2.
 
-Initialisation (the authors' code, REFERENCE.md "Network"):
+Initialisation (the authors' code, docs/conventions.md, "Network"):
 m, b ~ N(0, sd = sqrt(2 / d_in)); n ~ N(0, sd = sqrt(2 / H)) in the regime the
 code calls ``"rich"`` and n ~ N(0, sd = 2 / H) in the one it calls ``"lazy"``.
 Note that ``"lazy"`` therefore has the SMALLER read-out, the opposite of the

@@ -1,6 +1,7 @@
 """A run: config -> chunked, checkpointed simulation -> run directory on disk.
 
-Run directory layout (all files written atomically):
+Run directory layout (all files written atomically; reading them needs no JAX:
+:mod:`driftlab.rundir`, whose ``load_run`` this module re-exports):
 
 ``config.yaml``      the resolved config (every field, defaults included)
 ``data.nc``          the task data of every network (inputs, targets, positions, headings)
@@ -44,7 +45,9 @@ from driftlab.divergence import REASONS as DIVERGENCE_REASONS
 from driftlab.divergence import SPIKE_FIELDS, Divergence
 from driftlab.flatness import HESSIAN_RECORDED, hessian_record
 from driftlab.flatness import long_name as hessian_long_name
+from driftlab.metrics.spectrum import RTOL_RANGE
 from driftlab.model import Params, init_params
+from driftlab.rundir import load_run as load_run  # re-exported: the run's reader
 from driftlab.simulate import (
     EngineSpec,
     Hyper,
@@ -348,6 +351,7 @@ def _timeseries(cfg: RunConfig, batch: Batch, rec: Records) -> xr.Dataset:
                 name, cfg.record.hessian.rtol
             )
         ds.attrs["hessian_rtol"] = cfg.record.hessian.rtol
+        ds.attrs["hessian_rtol_range"] = list(RTOL_RANGE)
     ds.attrs["config"] = json.dumps(to_dict(cfg), sort_keys=True)
     ds.attrs["driftlab_version"] = __version__
     return ds
@@ -774,16 +778,3 @@ def _progress_bar(total: int, initial: int, networks: int) -> Any:
         dynamic_ncols=True,
         smoothing=0.1,
     )
-
-
-def load_run(out_dir: str | Path) -> dict[str, xr.Dataset]:
-    """The datasets of a run directory: timeseries, data, and activity/params if present."""
-    out = Path(out_dir)
-    found = {}
-    for name in ("timeseries", "data", "activity", "params", "hessian"):
-        path = out / f"{name}.nc"
-        if path.is_file():
-            found[name] = open_netcdf(path)
-    if "timeseries" not in found:
-        raise FileNotFoundError(f"'{out}' holds no timeseries.nc: not a driftlab run directory")
-    return found

@@ -3,8 +3,9 @@ Derdikman & Barak 2023): non-negative similarity matching with noisy synapses.
 
 ``model``: neural dynamics to a fixed point and the noisy plasticity of W, M, b;
 ``inputs``: the ring and the 1-D place-cell (grid-cell slice) inputs;
-``measures``: similarity-matching loss, fraction active, population-vector
-correlation, receptive-field centroids, their MSD and diffusion constant;
+``driftlab.metrics.similarity`` (numpy only; re-exported here): similarity-matching
+loss, fraction active, population-vector correlation, receptive-field centroids,
+their MSD and diffusion constant;
 ``engine``: the jitted chunk over a batch of networks.
 """
 
@@ -19,17 +20,6 @@ from driftlab.hebbian.engine import (
     sample_index,
 )
 from driftlab.hebbian.inputs import grid_field, place_inputs, ring_inputs
-from driftlab.hebbian.measures import (
-    active_units,
-    centroid_msd,
-    diffusion_constant,
-    fraction_active,
-    pv_correlation,
-    pv_correlation_matrix,
-    rf_centroids,
-    similarity_loss,
-    similarity_mismatch,
-)
 from driftlab.hebbian.model import (
     FixedPoint,
     HebbParams,
@@ -39,6 +29,17 @@ from driftlab.hebbian.model import (
     init_params,
     plasticity,
     rates,
+)
+from driftlab.metrics.similarity import (
+    active_units,
+    centroid_msd,
+    diffusion_constant,
+    fraction_active,
+    pv_correlation,
+    pv_correlation_matrix,
+    rf_centroids,
+    similarity_loss,
+    similarity_mismatch,
 )
 
 __all__ = [

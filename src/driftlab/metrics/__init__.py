@@ -1,4 +1,4 @@
-"""Measurements of drift: pure functions over numpy arrays (REFERENCE.md, "Measurements").
+"""Measurements of drift: pure functions over numpy arrays (docs/conventions.md, "Measurements").
 
 They take arrays, not simulations, so they serve recorded experimental data as
 well: hidden activity ``h`` (samples, units), positions (samples,), targets

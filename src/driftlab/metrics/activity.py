@@ -1,6 +1,6 @@
 """Fraction of active hidden units: the sparsification measure (Figure 2C, 3A).
 
-Two forms (REFERENCE.md, "Measurements"):
+Two forms (docs/conventions.md, "Measurements"):
 
 * :func:`fraction_active`: mean over (sample, unit) pairs of ``[h > threshold]``
   (the red curve of Figure 2C in the authors' code);

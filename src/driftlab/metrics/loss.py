@@ -9,7 +9,7 @@ different means:
   predicting each output's own mean (Figure 2B: "log loss of 0 corresponds to a
   mean estimator").
 
-Reference: Ratzon, Derdikman & Barak (2023), Figure 2B; REFERENCE.md,
+Reference: Ratzon, Derdikman & Barak (2023), Figure 2B; docs/conventions.md,
 "Measurements".
 """
 

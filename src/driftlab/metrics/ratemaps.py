@@ -1,6 +1,6 @@
 """Rate maps and spatial information of hidden units (Figure 2C-D, Methods eq. 4).
 
-Conventions (REFERENCE.md, "Measurements"; paper Methods, "Tuning properties of
+Conventions (docs/conventions.md, "Measurements"; paper Methods, "Tuning properties of
 units"): the position is signed by running direction, so that running up and
 running down are separate locations; 100 equal bins; a unit's rate map is its
 mean activity per bin (summed activity divided by occupancy); maps are smoothed

@@ -1,7 +1,7 @@
 """Timescale of sparsification: an exponential fit to a decaying series (Figure 3B).
 
 The paper fits an exponential to the fraction of active units over training
-steps and takes its time constant (Results; REFERENCE.md, "Measurements").
+steps and takes its time constant (Results; docs/conventions.md, "Measurements").
 Note: the tables' ``log_tau`` column is ``log10`` of the fitted RATE
 (1 / steps), not of the time constant; :class:`ExponentialFit` names both, and
 :func:`log10_rate` gives the tables' number.

@@ -161,7 +161,7 @@ def fig2_data(
     ``loss``: ``"mean_estimator"`` (log_loss_rel, 0 = the mean estimator) or
     ``"authors"`` (:func:`~driftlab.metrics.log_loss_authors_fig2b`).
     """
-    from driftlab.run import load_run
+    from driftlab.rundir import load_run
 
     _check_option("place", place, PLACE_OPTIONS)
     _check_option("loss", loss, LOSS_OPTIONS)
@@ -241,9 +241,6 @@ def _step_axis(ax: Any, steps: np.ndarray) -> np.ndarray:
 
 def plot_fig2(d: Fig2Data) -> Any:
     """The matplotlib figure of panels B-E."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=(13, 9.5), layout="constrained")

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from driftlab.hebbian.measures import (
+from driftlab.metrics.similarity import (
     centroid_msd,
     diffusion_constant,
     pv_correlation_matrix,
@@ -77,7 +77,7 @@ def phase_ends(steps: np.ndarray, loss: np.ndarray, active: np.ndarray) -> tuple
 
 def fig3c_data(run_dir: str | Path, network: int = 0) -> Fig3CData:
     """Compute every panel's data from a Hebbian run directory."""
-    from driftlab.hebbian_run import load_hebbian_run
+    from driftlab.rundir import load_hebbian_run
 
     run_dir = Path(run_dir)
     ds = load_hebbian_run(run_dir)
@@ -145,9 +145,6 @@ def fig3c_data(run_dir: str | Path, network: int = 0) -> Fig3CData:
 
 def plot_fig3c(d: Fig3CData) -> Any:
     """The matplotlib figure of panels A-C."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (ax_a, ax_b, ax_c) = plt.subplots(

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from driftlab import hessian
+from driftlab.metrics import spectrum as hessian  # numpy only: figures need no JAX
 
 
 @dataclass(frozen=True)
@@ -86,14 +86,11 @@ def count_band(ts: Any, eigs: np.ndarray | None, network: int = 0) -> CountBand:
     """The count band of network ``network``: the recorded variables when the run has
     them (recorded over the current ``hessian.RTOL_RANGE``), else computed from the
     spectra ``eigs`` (k, P) of ``hessian.nc``, else NaN with a ``source`` saying so."""
-    from driftlab.flatness import LONG_NAMES
-
     rtol_range = hessian.RTOL_RANGE
     k = int(ts.sizes["hessian_time"])
     names = [f"hessian_{n}" for n in _BAND_NAMES]
-    recorded = all(n in ts.data_vars for n in names) and all(
-        ts[f"hessian_{n}"].attrs.get("long_name") == LONG_NAMES[n] for n in _BAND_NAMES
-    )
+    stored_range = tuple(np.atleast_1d(ts.attrs.get("hessian_rtol_range", [])).tolist())
+    recorded = all(n in ts.data_vars for n in names) and stored_range == rtol_range
     if recorded:
         low, high, gap, above = (ts[n].isel(network=network).values for n in names)
         return CountBand(rtol_range, low, high, gap, above, "recorded")
@@ -158,7 +155,7 @@ def fig4_data(
     """Panels B-D's data. ``times``: the two steps of panel C (default: the Hessian
     record nearest a tenth of the last, and the last); ``label_run`` defaults to
     ``update_run``."""
-    from driftlab.run import load_run
+    from driftlab.rundir import load_run
 
     upd_dir = Path(update_run)
     upd = load_run(upd_dir)
@@ -245,9 +242,6 @@ def _tol(r: float) -> str:
 
 def plot_fig4(data: Fig4Data, valley_dir: str | Path | None = None) -> Any:
     """The figure: A (if ``valley_dir`` holds a stored valley trajectory), B, C, D."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 4, figsize=(19, 4.6), layout="constrained")

@@ -25,13 +25,10 @@ def write_generality(
     ``conditions``: (run folder name, legend label) pairs, drawn in this order;
     ``title`` heads the figure (the networks per condition are appended).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from driftlab.plots.save import save_figure
-    from driftlab.run import load_run
+    from driftlab.rundir import load_run
 
     out = Path(out_dir)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), layout="constrained")

@@ -145,9 +145,6 @@ def draw_stored_valley(
 
 def write_valley(out_dir: str | Path, *, stem: str = "valley") -> list[Path]:
     """Write ``stem.png`` and ``stem.pdf`` from ``out_dir/stem.npz``; return their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from driftlab.plots.save import save_figure
@@ -170,9 +167,6 @@ def write_xy_drift(out_dir: str | Path, *, stem: str = "xy_drift") -> list[Path]
 
     The file's arrays are those of :func:`driftlab.reproduce.landscapes.simulate_xy_drift`.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from driftlab.plots.save import save_figure

@@ -2,7 +2,7 @@
 
 Ratzon, Derdikman & Barak (2023) replaced the corridor with simpler tasks to
 show that sparsification does not depend on it (Table 1: "abstract predictive,
-random, random smoothed"; REFERENCE.md, "Other tasks"). ``kind`` picks one
+random, random smoothed"; docs/conventions.md, "The abstract tasks"). ``kind`` picks one
 (raw values, before the final ``scale`` below):
 
 ``"random"``
@@ -10,7 +10,7 @@ random, random smoothed"; REFERENCE.md, "Other tasks"). ``kind`` picks one
 ``"smoothed"`` (random smoothed)
     the same white arrays Gaussian-filtered across samples and dimensions:
     X = G * X_white, Y = G * Y_white with sd n/5 along samples and d_out/5 along
-    dimensions, for BOTH arrays (REFERENCE.md and the authors' code use d_out/5
+    dimensions, for BOTH arrays (the authors' code uses d_out/5
     for the input array too, not d_in/5); scipy's default "reflect" edges.
 ``"predictive"`` (abstract predictive)
     a ring texture tex of ``ring`` units (U[0, 1) smoothed periodically with sd
@@ -28,11 +28,11 @@ random, random smoothed"; REFERENCE.md, "Other tasks"). ``kind`` picks one
     smoothed with d_out/5 along dimensions, as the smoothed task's (the authors'
     code kept the nominal d_out there).
 
-Step size: neither the paper nor REFERENCE.md pins it. ``step_scale = 20`` is the
+Step size: the paper does not pin it. ``step_scale = 20`` is the
 authors' code (step = U[0, 1) * ring / n * 20): the mean step, 10 ring / n
 units, is 240 units (two laps) for n = 5, so successive positions are nearly
 independent points of the ring. The field of view of 30 units and texture sd of
-4 units are REFERENCE.md's (the code's sd is ring / field of view = 4).
+4 units are docs/conventions.md's (the code's sd is ring / field of view = 4).
 
 Scale (``scale``), applied last, to every kind:
 
@@ -145,7 +145,7 @@ def uniform(key: jax.Array, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def smooth(white: np.ndarray, n_samples: int, d_out: int) -> np.ndarray:
-    """Gaussian filter of a (samples, dims) array, sd (n/5, d_out/5) (REFERENCE.md).
+    """Gaussian filter of a (samples, dims) array, sd (n/5, d_out/5) (docs/conventions.md).
 
     scipy.ndimage.gaussian_filter with its default "reflect" edges, as the authors' code.
     """

@@ -5,7 +5,7 @@ a fan of ``L_vis`` rays; the network receives the current view plus one
 "velocity" entry and must predict the next view (Recanatesi et al. 2021, as used
 by Ratzon, Derdikman & Barak 2023, Fig. 2A).
 
-Geometry (REFERENCE.md, "Corridor task"):
+Geometry (docs/conventions.md, "The corridor task"):
 
 * walls at x = +-L_x/2 and y = +-L_y/2;
 * reachable area |x| <= L_x/2 - buffer_x L_x and |y| <= L_y/2 - buffer_y L_y

@@ -1,0 +1,77 @@
+"""Layering: reading a run directory, the measurements and the run figures need no JAX."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+JAX_FREE = (
+    "driftlab",
+    "driftlab.rundir",
+    "driftlab.metrics",
+    "driftlab.metrics.spectrum",
+    "driftlab.plots",
+    "driftlab.plots.fig2",
+    "driftlab.plots.fig3c",
+    "driftlab.plots.fig4",
+    "driftlab.metrics.similarity",
+    "driftlab.plots.generality",
+)
+
+
+@pytest.mark.parametrize("module", JAX_FREE)
+def test_module_imports_without_jax(module: str) -> None:
+    code = f"import sys, {module}; print('jax' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False", f"importing {module} imports JAX"
+
+
+def test_reading_a_run_and_its_figure_data_needs_no_jax(tmp_path) -> None:
+    """A finished run read back, and Figure 2's panels computed, in a process without JAX."""
+    from conftest import TINY
+    from driftlab.config import parse_config
+    from driftlab.run import execute
+
+    execute(parse_config(TINY), tmp_path / "run", progress=False)
+    code = (
+        "import sys\n"
+        "from driftlab.rundir import load_run, read_status\n"
+        "from driftlab.plots import fig2_data\n"
+        f"ts = load_run({str(tmp_path / 'run')!r})['timeseries']\n"
+        f"d = fig2_data({str(tmp_path / 'run')!r})\n"
+        f"print(read_status({str(tmp_path / 'run')!r})['state'], ts.sizes['time'],"
+        " d.maps.shape[0], 'jax' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["complete", "4", "4", "False"]
+
+
+def test_the_library_never_chooses_a_matplotlib_backend() -> None:
+    from pathlib import Path
+
+    import driftlab
+
+    src = Path(driftlab.__file__).parent
+    users = [
+        p.relative_to(src).as_posix()
+        for p in src.rglob("*.py")
+        if "matplotlib.use(" in p.read_text() and p.name != "cli.py"
+    ]
+    assert users == []
+
+
+def test_every_public_name_resolves() -> None:
+    import driftlab
+
+    for name in driftlab.__all__:
+        assert getattr(driftlab, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        _ = driftlab.nonexistent
