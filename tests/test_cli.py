@@ -137,7 +137,7 @@ def test_the_first_line_states_the_noise_in_effect_and_its_layer(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     first = done.stderr.splitlines()[0]
     assert "update noise (gradient form) sd 0.03 [preset quick]" in first
-    assert "label noise (gaussian) sd 0.5 [--set]" in first
+    assert "label noise (gaussian [default]) sd 0.5 [--set]" in first
     assert "input noise off" in first
     # the README's label-noise run: update noise turned off
     done = run_cli(
@@ -146,8 +146,8 @@ def test_the_first_line_states_the_noise_in_effect_and_its_layer(tmp_path: Path)
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     first = done.stderr.splitlines()[0]
-    assert "update noise (gradient form) sd 0.02 [file label.yaml]" in first
-    assert "label noise (gaussian) sd 0.2 [file label.yaml]" in first
+    assert "update noise (gradient form [default]) sd 0.02 [file label.yaml]" in first
+    assert "label noise (gaussian [default]) sd 0.2 [file label.yaml]" in first
     done = run_cli(
         "run", str(config), "--set", "noise.update.sd=0", "--set", "train.steps=5", "--quiet",
         "--no-figures", "--out", str(tmp_path / "c"),

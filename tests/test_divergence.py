@@ -112,3 +112,24 @@ def test_the_authors_rule_stops_it_at_step_1(transient_runs) -> None:
     assert ts.diverged_step.values.tolist() == [1, -1, -1]
     assert str(ts.diverged_reason.values[0]) == "loss above 10 var(y)"
     assert ts.sizes["spike"] == 0
+
+
+def test_a_network_that_keeps_returning_above_the_limit_is_stopped() -> None:
+    from driftlab.divergence import MAX_SPIKES
+
+    losses = [50.0, 0.1] * (MAX_SPIKES + 2)
+    d = _series("persistent", losses)
+    assert len(d.spikes) == MAX_SPIKES
+    # the streak after the tenth tolerated spike stops the network at its first check
+    assert d.step[0] == (2 * MAX_SPIKES + 1) * 10
+    assert REASONS[int(d.reason[0])] == "loss above 10 var(y)"
+
+
+def test_verdicts_of_the_old_raw_mse_rule_are_dropped_on_resume() -> None:
+    old = {  # a driftlab 0.1 checkpoint: no streak state, index 2 meant raw MSE > 10
+        "rec/diverged_step": np.array([4, 7, 9, -1]),
+        "rec/diverged_reason": np.array([2, 1, 3, 0]),
+    }
+    d = Divergence.from_arrays(old, "persistent", 1000)
+    assert d.cleared == [(0, 4)]
+    assert d.step.tolist() == [-1, 7, 9, -1] and d.reason.tolist() == [0, 1, 3, 0]

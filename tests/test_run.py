@@ -215,6 +215,44 @@ def test_a_run_started_under_the_old_corridor_input_resumes_on_its_own_data(
         execute(current, tmp_path / "old", progress=False)
     _assert_identical(_final(tmp_path / "whole"), _final(tmp_path / "old"))
     ts = load_run(tmp_path / "old")["timeseries"]
+    assert "old corridor input" in ts.attrs["notices"]
+    status = yaml.safe_load((tmp_path / "old" / "status.json").read_text())
+    assert any("old corridor input" in n for n in status["notices"])
     shuffled = ts.n_place_units_shuffle.values[:, 0]
     assert np.all(np.isnan(shuffled[ts.step.values <= 300]))  # not recorded before 0.2
     assert np.all(np.isfinite(shuffled[ts.step.values > 300]))
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"seed": [0, 1], "noise": {"label": {"kind": "uniform", "width": [0.0, 0.3]}}},
+        {"noise": {"generator": "threefry", "input": {"sd": 0.05}}, "record": {"log_points": 8}},
+        {"model": {"dtype": "float64"}},
+    ],
+)
+def test_crash_inside_a_record_then_resume(tmp_path: Path, tiny_raw, monkeypatch, variant) -> None:
+    """A failure while writing a record point (its snapshot already on disk, the time
+    series and checkpoint not yet) leaves a run that resumes to the uninterrupted result."""
+    from driftlab import run as run_module
+    from driftlab.config import merge
+
+    cfg = parse_config(merge(tiny_raw, variant))
+    execute(cfg, tmp_path / "a", progress=False)
+
+    real = run_module.write_netcdf
+    calls = {"n": 0}
+
+    def failing(path: Path, ds: Any) -> None:
+        if path.name == "timeseries.nc":
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise OSError("disk full (injected)")
+        real(path, ds)
+
+    monkeypatch.setattr(run_module, "write_netcdf", failing)
+    with pytest.raises(OSError, match="injected"):
+        execute(cfg, tmp_path / "b", progress=False)
+    monkeypatch.setattr(run_module, "write_netcdf", real)
+    execute(cfg, tmp_path / "b", progress=False)
+    _assert_identical(_final(tmp_path / "a"), _final(tmp_path / "b"))

@@ -480,23 +480,31 @@ def field_source(
 
 def describe_noise(cfg: RunConfig, source: Callable[[str], str] | None = None) -> str:
     """The noise in effect, one line: kind, form, level(s) and, with ``source``
-    (e.g. :func:`field_source` bound to the layers), the layer each level came from."""
+    (e.g. :func:`field_source` bound to the layers), the layer each level came from;
+    the layer of a form or kind is named too where it differs from its level's."""
+
+    def origin(path: str, like: str | None = None) -> str:
+        if source is None:
+            return ""
+        where = source(path)
+        return "" if like is not None and where == source(like) else f" [{where}]"
 
     def levels(path: str, values: tuple[float, ...]) -> str:
-        text = ", ".join(f"{v:g}" for v in values)
-        return f"{text} [{source(path)}]" if source else text
+        return ", ".join(f"{v:g}" for v in values) + origin(path)
 
     parts = []
     update = cfg.noise.update
     if any(v > 0 for v in update.sd):
-        parts.append(f"update noise ({update.form} form) sd {levels('noise.update.sd', update.sd)}")
+        form = f"{update.form} form{origin('noise.update.form', 'noise.update.sd')}"
+        parts.append(f"update noise ({form}) sd {levels('noise.update.sd', update.sd)}")
     else:
         parts.append("update noise off")
     label = cfg.noise.label
     name = "sd" if label.kind == "gaussian" else "width"
     values = getattr(label, name)
     if any(v > 0 for v in values):
-        parts.append(f"label noise ({label.kind}) {name} {levels(f'noise.label.{name}', values)}")
+        kind = f"{label.kind}{origin('noise.label.kind', f'noise.label.{name}')}"
+        parts.append(f"label noise ({kind}) {name} {levels(f'noise.label.{name}', values)}")
     else:
         parts.append("label noise off")
     if any(v > 0 for v in cfg.noise.input.sd):

@@ -17,7 +17,12 @@ Rules (``train.divergence``):
     ``window`` steps later (``train.divergence_window``, default 1,000). A
     streak that ends sooner is a *tolerated spike*, recorded with its first
     and last step, its peak ``log10(mse / var_y)`` and its finding; one still
-    open when the run ends stops the network at its last check.
+    open when the run ends stops the network at its last check, and so does a
+    streak beyond the ``MAX_SPIKES`` (10)-th of a network (a loss that keeps
+    returning above the limit is not a transient). Checks come after every chunk
+    (at most ``record.chunk`` steps apart, and at every record point), so a
+    streak is seen only at checks: with 10,000-step chunks the window is two
+    consecutive checks.
     Why: with lr 0.1 a wide network's loss can spike right after
     initialisation and recover. Measured on Figure 2's network (H = 500, legacy
     texture mapping, no heading noise, seeds 0-9, float32 and float64 alike):
@@ -49,6 +54,7 @@ REASONS: tuple[str, ...] = (
     "every hidden unit silent",
 )
 LIMIT = 10.0  # on mse / var(y)
+MAX_SPIKES = 10  # a network with more tolerated spikes than this is stopped at the next
 SPIKE_FIELDS: tuple[str, ...] = ("network", "start", "end", "peak", "reason")
 
 
@@ -80,6 +86,8 @@ class Divergence:
     peak: np.ndarray  # (B,) peak log10(mse / var_y) of the current streak
     finding: np.ndarray  # (B,) the current streak's first finding
     spikes: list[tuple[int, int, int, float, int]] = field(default_factory=list)
+    cleared: list[tuple[int, int]] = field(default_factory=list)  # (network, step) of
+    # verdicts of driftlab < 0.2's raw-MSE rule dropped on resume (from_arrays)
 
     @classmethod
     def start(cls, n: int, rule: str = "persistent", window: int = 1000) -> Divergence:
@@ -116,7 +124,10 @@ class Divergence:
             self.peak[streak] = np.fmax(self.peak[streak], level[streak])
             self.last[streak] = step
             self._end_streaks(running & (found == 0) & (self.since >= 0))
-            persisted = streak & (step - self.since >= self.window)
+            repeated = (
+                np.bincount([n for n, *_ in self.spikes], minlength=self.step.size) >= MAX_SPIKES
+            )
+            persisted = streak & ((step - self.since >= self.window) | repeated)
             stop = running & ((found == 1) | persisted)
             found = np.where(persisted & (found != 1), self.finding, found)
             self.since[stop] = -1
@@ -161,11 +172,20 @@ class Divergence:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], rule: str, window: int) -> Divergence:
-        """The inverse of :meth:`arrays`; a checkpoint of driftlab < 0.2 has no streaks."""
+        """The inverse of :meth:`arrays`.
+
+        A checkpoint of driftlab < 0.2 has no streaks, and its index 2 meant "raw MSE
+        above 10", a rule that also stopped recovering transients: those verdicts are
+        cleared (:attr:`cleared`), so the network is judged by this rule from here on.
+        """
         d = cls.start(arrays["rec/diverged_step"].size, rule, window)
         d.step = arrays["rec/diverged_step"].astype(np.int64)
         d.reason = arrays["rec/diverged_reason"].astype(np.int64)
-        if "div/since" in arrays:
+        if "div/since" not in arrays:
+            old = np.flatnonzero(d.reason == 2)
+            d.cleared = [(int(i), int(d.step[i])) for i in old]
+            d.step[old], d.reason[old] = -1, 0
+        else:
             d.since = arrays["div/since"].astype(np.int64)
             d.last = arrays["div/last"].astype(np.int64)
             d.peak = arrays["div/peak"].astype(np.float64)

@@ -100,8 +100,9 @@ def record_steps(total: int, every: int = 0, log_points: int = 0) -> np.ndarray:
 def config_hash(cfg: RunConfig) -> str:
     """Eight hex digits identifying a config (used for default run directories).
 
-    Sections added to the config later are left out while off (``record.hessian``),
-    so a config that does not use them keeps the directory it always had.
+    The Hessian section is left out while it is off, so turning it on is what
+    changes a run's name; any new field with a default (driftlab 0.2 added
+    several) changes every config's hash, hence the default directory.
     """
     data = to_dict(cfg)
     if not cfg.record.hessian.enabled:
@@ -298,7 +299,9 @@ def _network_coords(networks: list[dict[str, float]]) -> dict[str, Any]:
     return coords
 
 
-def _timeseries(cfg: RunConfig, batch: Batch, rec: Records) -> xr.Dataset:
+def _timeseries(
+    cfg: RunConfig, batch: Batch, rec: Records, notices: list[str] | None = None
+) -> xr.Dataset:
     coords = _network_coords(batch.networks)
     coords["step"] = ("time", np.asarray(rec.steps, np.int64))
     ds = xr.Dataset(
@@ -353,6 +356,8 @@ def _timeseries(cfg: RunConfig, batch: Batch, rec: Records) -> xr.Dataset:
         ds.attrs["hessian_rtol"] = cfg.record.hessian.rtol
         ds.attrs["hessian_rtol_range"] = list(RTOL_RANGE)
     ds.attrs["config"] = json.dumps(to_dict(cfg), sort_keys=True)
+    if notices:  # what a resumed run was told (e.g. it runs on data of an older version)
+        ds.attrs["notices"] = "\n".join(notices)
     ds.attrs["driftlab_version"] = __version__
     return ds
 
@@ -457,8 +462,14 @@ def _execute(
             )
 
     batch = prepare(cfg)
+    notices: list[str] = []
+    if resuming and status_path.is_file():
+        notices = list(json.loads(status_path.read_text()).get("notices", []))
     if resuming and (out / "data.nc").is_file():
-        batch = _stored_data(cfg, batch, out)
+        batch, data_notice = _stored_data(cfg, batch, out)
+        if data_notice:
+            notices.append(data_notice)
+            warnings.warn(data_notice, RunNotice, stacklevel=2)
     chunk_fn = make_chunk(batch.spec)
     measure_fn = make_measure(cfg.model.activation)
     schedule = record_steps(cfg.train.steps, cfg.record.every, cfg.record.log_points)
@@ -476,6 +487,15 @@ def _execute(
         arrays = read_npz(ckpt_path)
         state = _restore_state(batch.state0, arrays)
         rec = Records.from_arrays(arrays, *divergence_rule)
+        for net, stopped_at in rec.divergence.cleared:
+            notice = (
+                f"run {out}: network {net} was stopped at step {stopped_at} by driftlab < 0.2's "
+                "rule (raw MSE above 10), which also stopped recovering transients; it is judged "
+                f"by train.divergence '{cfg.train.divergence}' from step "
+                f"{int(np.asarray(state.step)[0])} on"
+            )
+            notices.append(notice)
+            warnings.warn(notice, RunNotice, stacklevel=2)
         before = {k: str(arrays[k]) for k in environment if k in arrays}
         if before and before != {k: str(v) for k, v in environment.items()}:
             warnings.warn(
@@ -509,6 +529,7 @@ def _execute(
                     if s >= 0
                 ],
                 "tolerated_spikes": rec.divergence.spike_records(),
+                "notices": notices,
             },
         )
 
@@ -538,7 +559,7 @@ def _execute(
                 snaps / f"params_{step:012d}.npz",
                 dict(zip(Params._fields, map(np.asarray, st.params), strict=True)),
             )
-        write_netcdf(out / "timeseries.nc", _timeseries(cfg, batch, rec))
+        write_netcdf(out / "timeseries.nc", _timeseries(cfg, batch, rec, notices))
 
     def record_hessian(st: TrainState) -> None:
         step = int(np.asarray(st.step)[0])
@@ -555,7 +576,7 @@ def _execute(
             rec.hessian[name].append(value)
         if point.spectra is not None:
             write_npz(out / "snapshots" / f"hessian_{step:012d}.npz", {"eigs": point.spectra})
-        write_netcdf(out / "timeseries.nc", _timeseries(cfg, batch, rec))
+        write_netcdf(out / "timeseries.nc", _timeseries(cfg, batch, rec, notices))
 
     current = int(np.asarray(state.step)[0])
     if not rec.steps:
@@ -609,12 +630,13 @@ def _execute(
     return RunResult(out, final, current, speed)
 
 
-def _stored_data(cfg: RunConfig, batch: Batch, out: Path) -> Batch:
-    """The batch on the task data stored when the run started, with a notice if it differs.
+def _stored_data(cfg: RunConfig, batch: Batch, out: Path) -> tuple[Batch, str | None]:
+    """The batch on the task data stored when the run started, and a notice if they
+    differ from what this version generates (None if they do not).
 
-    A run always continues on the data it started with. Data that this version
-    would generate differently (a run started before the corridor's velocity input
-    was corrected in driftlab 0.2) are named in a :class:`RunNotice`.
+    A run always continues on the data it started with. The notice names the
+    known causes: a corridor run started before the velocity input was corrected,
+    or an abstract-task run started on U[0, 1] data (both driftlab < 0.2).
     """
     stored = open_netcdf(out / "data.nc")
     inputs, targets = stored["inputs"].values, stored["targets"].values
@@ -624,27 +646,37 @@ def _stored_data(cfg: RunConfig, batch: Batch, out: Path) -> Batch:
         np.stack([d.targets for d in batch.data]),
     )
     if same_shape and np.array_equal(inputs, fresh_x) and np.array_equal(targets, fresh_y):
-        return batch
+        return batch, None
     if not same_shape:
         raise RunDirError(
             f"--out '{out}': its data.nc holds arrays of shape {inputs.shape}, this config "
             f"makes {tuple(batch.x.shape)}: choose another --out or delete it"
         )
     why = "its task data differ from what this version of driftlab generates"
-    corridor = cfg.task.corridor
-    if cfg.task.name == "corridor" and corridor.velocity_input == "heading_change":
-        legacy = dataclasses.replace(corridor, velocity_input="heading_change_mod2pi")
-        old = prepare(dataclasses.replace(cfg, task=dataclasses.replace(cfg.task, corridor=legacy)))
+    task = cfg.task
+    legacy_task = None
+    if task.name == "corridor" and task.corridor.velocity_input == "heading_change":
+        legacy = dataclasses.replace(task.corridor, velocity_input="heading_change_mod2pi")
+        legacy_task = dataclasses.replace(task, corridor=legacy)
+        legacy_why = (
+            "it was started under the old corridor input (heading change mod 2 pi, "
+            "driftlab < 0.2; now task.corridor.velocity_input 'heading_change_mod2pi')"
+        )
+    elif task.name != "corridor" and task.abstract.scale == "authors":
+        legacy_task = dataclasses.replace(
+            task, abstract=dataclasses.replace(task.abstract, scale="unit")
+        )
+        legacy_why = (
+            "it was started on the old abstract-task data (U[0, 1], driftlab < 0.2; now "
+            "task.abstract.scale 'unit')"
+        )
+    if legacy_task is not None:
+        old = prepare(dataclasses.replace(cfg, task=legacy_task))
         if np.array_equal(inputs, np.stack([d.inputs for d in old.data])):
-            why = (
-                "it was started under the old corridor input (heading change mod 2 pi, "
-                "driftlab < 0.2; now task.corridor.velocity_input 'heading_change_mod2pi')"
-            )
-    warnings.warn(
+            why = legacy_why
+    notice = (
         f"run {out}: {why}; it continues on the data it started with (data.nc). For the "
-        "current input, start a new run (another --out).",
-        RunNotice,
-        stacklevel=3,
+        "current data, start a new run (another --out)."
     )
     data = [
         TaskData(
@@ -656,9 +688,10 @@ def _stored_data(cfg: RunConfig, batch: Batch, out: Path) -> Batch:
         for i in range(inputs.shape[0])
     ]
     dtype = batch.x.dtype
-    return dataclasses.replace(
+    stored_batch = dataclasses.replace(
         batch, data=data, x=jnp.asarray(inputs, dtype), y=jnp.asarray(targets, dtype)
     )
+    return stored_batch, notice
 
 
 def _environment(batching: str | None = None) -> dict[str, str]:

@@ -140,7 +140,8 @@ def _panel_c(ts: Any, network: int, place: str) -> tuple[np.ndarray, str, bool]:
     """Panel C's SI curve, its label, and whether it fell back to the raw SI."""
     if place == "shuffle" and "mean_si_corrected" in ts:
         curve = np.asarray(ts["mean_si_corrected"].values[:, network])
-        return curve, SI_LABELS["shuffle"], False
+        if np.isfinite(curve).any():  # all NaN: not recorded (record.place_shuffles 0)
+            return curve, SI_LABELS["shuffle"], False
     fallback = place == "shuffle"
     label = SI_LABELS["fallback" if fallback else "raw"]
     return np.asarray(ts["mean_si"].values[:, network]), label, fallback
