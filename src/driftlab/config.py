@@ -253,42 +253,49 @@ _META_OVERRIDES: dict[type, dict[str, dict[str, Any]]] = {
 }
 
 
-def _fail(path: str, message: str) -> ConfigError:
+def field_error(path: str, message: str) -> ConfigError:
+    """The one-line error of a config field: ``config field 'PATH': MESSAGE``."""
     return ConfigError(f"config field '{path}': {message}")
 
 
 def _check_range(path: str, value: float, meta: Mapping[str, Any]) -> None:
     lo, hi = meta.get("min"), meta.get("max")
     if lo is not None and (value <= lo if meta.get("strict") else value < lo):
-        raise _fail(path, f"must be {'>' if meta.get('strict') else '>='} {lo}, got {value!r}")
+        raise field_error(
+            path, f"must be {'>' if meta.get('strict') else '>='} {lo}, got {value!r}"
+        )
     if hi is not None and (value >= hi if meta.get("strict_max") else value > hi):
-        raise _fail(path, f"must be {'<' if meta.get('strict_max') else '<='} {hi}, got {value!r}")
+        raise field_error(
+            path, f"must be {'<' if meta.get('strict_max') else '<='} {hi}, got {value!r}"
+        )
     if isinstance(value, float) and not math.isfinite(value):
-        raise _fail(path, f"must be finite, got {value!r}")
+        raise field_error(path, f"must be finite, got {value!r}")
 
 
 def _scalar(path: str, value: Any, kind: type, meta: Mapping[str, Any]) -> Any:
     if kind is bool:
         if not isinstance(value, bool):
-            raise _fail(path, f"expected true or false, got {value!r}")
+            raise field_error(path, f"expected true or false, got {value!r}")
         return value
     if kind is str:
         if not isinstance(value, str):
-            raise _fail(path, f"expected a string, got {value!r}")
+            raise field_error(path, f"expected a string, got {value!r}")
         choices = meta.get("choices")
         if callable(choices):  # a registry that can grow (driftlab.rules.register_rule)
             choices = choices()
         if choices and value not in choices:
-            raise _fail(path, f"got {value!r}; allowed: {', '.join(choices)}")
+            raise field_error(path, f"got {value!r}; allowed: {', '.join(choices)}")
         return value
     if isinstance(value, str):  # YAML 1.1 reads 1e-2 and 1e5 as strings
         with contextlib.suppress(ValueError):
             value = float(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _fail(path, f"expected {'an integer' if kind is int else 'a number'}, got {value!r}")
+        raise field_error(
+            path, f"expected {'an integer' if kind is int else 'a number'}, got {value!r}"
+        )
     if kind is int:
         if isinstance(value, float) and not value.is_integer():
-            raise _fail(path, f"expected an integer, got {value!r}")
+            raise field_error(path, f"expected an integer, got {value!r}")
         value = int(value)
     else:
         value = float(value)
@@ -300,16 +307,19 @@ def _field_type(cls: type, name: str) -> Any:
     return typing.get_type_hints(cls)[name]
 
 
-def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
+def build_section(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
+    """A frozen config dataclass ``cls`` from a mapping, every field checked against its
+    metadata (choices, ranges, batch lists); nested dataclasses recursively. Errors
+    name the field by its dotted path under ``prefix``."""
     if not isinstance(raw, Mapping):
-        raise _fail(prefix.rstrip("."), f"expected a table of fields, got {raw!r}")
+        raise field_error(prefix.rstrip("."), f"expected a table of fields, got {raw!r}")
     overrides = _META_OVERRIDES.get(cls, {})
     known = {
         f.name: f for f in fields(cls) if not overrides.get(f.name, f.metadata).get("internal")
     }
     unknown = sorted(set(raw) - set(known))
     if unknown:
-        raise _fail(f"{prefix}{unknown[0]}", f"unknown; allowed: {', '.join(known)}")
+        raise field_error(f"{prefix}{unknown[0]}", f"unknown; allowed: {', '.join(known)}")
     kwargs: dict[str, Any] = {}
     for name, value in raw.items():
         f = known[name]
@@ -317,11 +327,11 @@ def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
         meta = overrides.get(name, f.metadata)
         kind = _field_type(cls, name)
         if dataclasses.is_dataclass(kind):
-            kwargs[name] = _build(kind, value, f"{path}.")  # type: ignore[arg-type]
+            kwargs[name] = build_section(kind, value, f"{path}.")  # type: ignore[arg-type]
         elif meta.get("batch"):
             items = value if isinstance(value, list | tuple) else [value]
             if not items:
-                raise _fail(path, "expected a value or a non-empty list")
+                raise field_error(path, "expected a value or a non-empty list")
             elem = typing.get_args(kind)[0]
             kwargs[name] = tuple(_scalar(path, v, elem, meta) for v in items)
         else:
@@ -332,7 +342,7 @@ def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
 def _check_consistency(cfg: RunConfig) -> None:
     corridor = cfg.task.corridor
     if corridor.n_tiles < corridor.L_vis:
-        raise _fail(
+        raise field_error(
             "task.corridor",
             f"the wall texture has n_tiles = round(2 (L_x + L_y) L_vis) = {corridor.n_tiles} "
             f"samples, fewer than the L_vis = {corridor.L_vis} rays: enlarge L_x + L_y",
@@ -343,22 +353,22 @@ def _check_consistency(cfg: RunConfig) -> None:
         and update.form == "gradient"
         and any(v != 0 for v in update.sd)
     ):
-        raise _fail(
+        raise field_error(
             "noise.update.form",
             f"gradient noise has no effect with train.rule {cfg.train.rule!r}, which uses no "
             "gradient; use form 'parameter'",
         )
     if cfg.train.batch_size and cfg.train.rule != "sgd":
-        raise _fail("train.batch_size", "applies to train.rule 'sgd' only; leave it 0")
+        raise field_error("train.batch_size", "applies to train.rule 'sgd' only; leave it 0")
     if cfg.train.batch_size > cfg.task.n_samples:
-        raise _fail(
+        raise field_error(
             "train.batch_size",
             f"must be <= the number of samples ({cfg.task.n_samples}), got {cfg.train.batch_size}",
         )
     label = cfg.noise.label
     unused = "width" if label.kind == "gaussian" else "sd"
     if any(v != 0 for v in getattr(label, unused)):
-        raise _fail(
+        raise field_error(
             f"noise.label.{unused}",
             f"must be 0 when noise.label.kind is {label.kind!r} "
             f"(gaussian uses noise.label.sd, uniform uses noise.label.width)",
@@ -367,12 +377,21 @@ def _check_consistency(cfg: RunConfig) -> None:
 
 def parse_config(raw: Mapping[str, Any]) -> RunConfig:
     """Validate a nested mapping into a :class:`RunConfig`; raises :class:`ConfigError`."""
-    cfg: RunConfig = _build(RunConfig, raw, "")
+    cfg: RunConfig = build_section(RunConfig, raw, "")
     if cfg.task.name != "corridor":  # the abstract task's kind is the task's name
         abstract = dataclasses.replace(cfg.task.abstract, kind=cfg.task.name)
         cfg = dataclasses.replace(cfg, task=dataclasses.replace(cfg.task, abstract=abstract))
     _check_consistency(cfg)
     return cfg
+
+
+def first_difference(a: Any, b: Any, path: str = "") -> str:
+    """The first field where two plain config dicts differ, as ``field 'x.y': A there, B here``."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in a:
+            if a[key] != b.get(key):
+                return first_difference(a[key], b.get(key), f"{path}.{key}" if path else key)
+    return f"field '{path}': {a!r} there, {b!r} here"
 
 
 def to_dict(cfg: Any) -> Any:
@@ -433,7 +452,7 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
     for part in parts[:-1]:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise _fail(key, f"'{part}' is a value, not a table")
+            raise field_error(key, f"'{part}' is a value, not a table")
         node = child
     node[parts[-1]] = value
 

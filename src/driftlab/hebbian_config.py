@@ -33,9 +33,9 @@ from driftlab.config import (
     DTYPES,
     MAX_STEPS,
     ConfigError,
-    _build,
-    _fail,
     apply_override,
+    build_section,
+    field_error,
     load_file,
     merge,
     to_dict,
@@ -183,10 +183,10 @@ class HebbianConfig:
 
 def parse_hebbian_config(raw: Mapping[str, Any]) -> HebbianConfig:
     """Validate a nested mapping into a :class:`HebbianConfig`; raises :class:`ConfigError`."""
-    cfg: HebbianConfig = _build(HebbianConfig, raw, "")
+    cfg: HebbianConfig = build_section(HebbianConfig, raw, "")
     n_inputs = cfg.n_inputs
     if cfg.measure.min_inputs > n_inputs:
-        raise _fail(
+        raise field_error(
             "measure.min_inputs",
             f"must be <= the number of inputs ({n_inputs}), got {cfg.measure.min_inputs}",
         )

@@ -43,7 +43,7 @@ import xarray as xr
 import yaml
 
 from driftlab import __version__
-from driftlab.config import ConfigError, to_dict
+from driftlab.config import ConfigError, first_difference, to_dict
 from driftlab.hebbian.engine import (
     Dynamics,
     HebbState,
@@ -57,18 +57,17 @@ from driftlab.hebbian.inputs import place_inputs, ring_inputs
 from driftlab.hebbian.model import Hyper, init_params
 from driftlab.hebbian_config import HebbianConfig, parse_hebbian_config
 from driftlab.metrics import similarity as measures
-from driftlab.run import (
-    _environment,
-    _first_difference,
-    _network_coords,
-    _progress_bar,
-    _restore_state,
-    _stack,
-    _state_arrays,
-    float_context,
-    record_steps,
-)
+from driftlab.run import float_context
 from driftlab.rundir import load_hebbian_run
+from driftlab.runner.checkpoint import (
+    network_coords,
+    restore_state,
+    run_environment,
+    stack,
+    state_arrays,
+)
+from driftlab.runner.progress import progress_bar
+from driftlab.runner.schedule import record_steps
 from driftlab.storage import read_npz, write_json, write_netcdf, write_npz, write_text
 
 RECORDED = (
@@ -192,8 +191,8 @@ def prepare_hebbian(cfg: HebbianConfig) -> HebbBatch:
         coords=coords,
         period=period,
         hyper=hyper,
-        streams=_stack(streams),
-        state0=_stack(states),
+        streams=stack(streams),
+        state0=stack(states),
         dynamics=Dynamics(cfg.dynamics.dt, cfg.dynamics.tol, cfg.dynamics.max_iter),
     )
 
@@ -248,7 +247,7 @@ class Records:
 
 
 def _timeseries(cfg: HebbianConfig, batch: HebbBatch, rec: Records) -> xr.Dataset:
-    coords = {**_network_coords(batch.networks), "step": ("time", np.asarray(rec.steps, np.int64))}
+    coords = {**network_coords(batch.networks), "step": ("time", np.asarray(rec.steps, np.int64))}
     ds = xr.Dataset({k: (("time", "network"), rec.table(k)) for k in RECORDED}, coords=coords)
     for k, text in LONG_NAMES.items():
         ds[k].attrs["long_name"] = text
@@ -357,7 +356,7 @@ def _check_out_dir(cfg: HebbianConfig, out: Path) -> bool:
             ) from None
         new = to_dict(cfg)
         if old != new:
-            diff = _first_difference(old, new)
+            diff = first_difference(old, new)
             raise HebbianRunDirError(
                 f"--out '{out}': holds a run of another config ({diff}); "
                 "choose another --out or delete it"
@@ -388,12 +387,12 @@ def _execute(
     chunk_fn = make_chunk(batch.dynamics, cfg.generator)  # type: ignore[arg-type]
     population_fn = make_population(batch.dynamics)
     schedule = hebbian_record_steps(cfg.train.steps, cfg.record.every, cfg.record.log_points)
-    environment = _environment(default_batching())
+    environment = run_environment(default_batching())
     last_y: np.ndarray | None = None
 
     if resuming and ckpt_path.is_file():
         arrays = read_npz(ckpt_path)
-        state = _restore_state(batch.state0, arrays)
+        state = restore_state(batch.state0, arrays)
         rec = Records.from_arrays(arrays)
         last_y = arrays.get("last_y")
         before = {k: str(arrays[k]) for k in environment if k in arrays}
@@ -410,7 +409,7 @@ def _execute(
         state, rec = batch.state0, Records.empty(len(batch.networks))
 
     def checkpoint(st: HebbState, name: str, speed: float) -> None:
-        arrays = {**_state_arrays(st), **rec.arrays()}
+        arrays = {**state_arrays(st), **rec.arrays()}
         arrays.update({k: np.asarray(v) for k, v in environment.items()})
         if last_y is not None:
             arrays["last_y"] = last_y
@@ -466,7 +465,7 @@ def _execute(
     if not rec.steps:
         record(state)
         checkpoint(state, "running", 0.0)
-    bar = _progress_bar(cfg.train.steps, current, len(batch.networks)) if progress else None
+    bar = progress_bar(cfg.train.steps, current, len(batch.networks)) if progress else None
     speed, t_start, start = 0.0, time.perf_counter(), current
     for target in schedule[schedule > current]:
         while current < target:
@@ -513,7 +512,7 @@ def _consolidate(batch: HebbBatch, rec: Records, out: Path) -> None:
     """Gather the per-record snapshots into activity.nc (time, network, input, unit)."""
     steps = np.asarray(rec.steps, np.int64)
     y = np.stack([read_npz(out / "snapshots" / f"y_{s:012d}.npz")["y"] for s in steps])
-    coords = {**_network_coords(batch.networks), "step": ("time", steps)}
+    coords = {**network_coords(batch.networks), "step": ("time", steps)}
     coords["coord"] = ("input", batch.coords)
     ds = xr.Dataset({"y": (("time", "network", "input", "unit"), y)}, coords=coords)
     ds["y"].attrs["long_name"] = "fixed-point rate of each neuron for each input"

@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -40,7 +40,14 @@ import xarray as xr
 import yaml
 
 from driftlab import __version__, metrics
-from driftlab.config import ConfigError, RecordConfig, RunConfig, parse_config, to_dict
+from driftlab.config import (
+    ConfigError,
+    RecordConfig,
+    RunConfig,
+    first_difference,
+    parse_config,
+    to_dict,
+)
 from driftlab.divergence import REASONS as DIVERGENCE_REASONS
 from driftlab.divergence import SPIKE_FIELDS, Divergence
 from driftlab.flatness import HESSIAN_RECORDED, hessian_record
@@ -48,6 +55,15 @@ from driftlab.flatness import long_name as hessian_long_name
 from driftlab.metrics.spectrum import RTOL_RANGE
 from driftlab.model import Params, init_params
 from driftlab.rundir import load_run as load_run  # re-exported: the run's reader
+from driftlab.runner.checkpoint import (
+    network_coords,
+    restore_state,
+    run_environment,
+    stack,
+    state_arrays,
+)
+from driftlab.runner.progress import progress_bar
+from driftlab.runner.schedule import record_steps as record_steps  # re-exported
 from driftlab.simulate import (
     EngineSpec,
     Hyper,
@@ -85,18 +101,6 @@ RECORDED = (
 )
 
 
-def record_steps(total: int, every: int = 0, log_points: int = 0) -> np.ndarray:
-    """The steps at which the host records: 0, then every ``every`` steps (it wins
-    when > 0), or ``log_points`` log-spaced steps, always ending at ``total``.
-    Default: 100 records."""
-    if log_points and not every:
-        steps = np.unique(np.round(np.logspace(0, np.log10(total), log_points)).astype(np.int64))
-    else:
-        every = every or max(1, total // 100)
-        steps = np.arange(every, total + 1, every, dtype=np.int64)
-    return np.unique(np.concatenate([[0], steps, [total]]))
-
-
 def config_hash(cfg: RunConfig) -> str:
     """Eight hex digits identifying a config (used for default run directories).
 
@@ -130,10 +134,6 @@ class Batch:
     hyper: Hyper
     streams: Streams
     state0: TrainState
-
-
-def _stack(trees: list[Any]) -> Any:
-    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
 
 
 def prepare(cfg: RunConfig) -> Batch:
@@ -186,30 +186,12 @@ def prepare(cfg: RunConfig) -> Batch:
         x=jnp.asarray(np.stack([d.inputs for d in data]), dtype),
         y=jnp.asarray(np.stack([d.targets for d in data]), dtype),
         hyper=hyper,
-        streams=_stack(streams),
-        state0=_stack(states),
+        streams=stack(streams),
+        state0=stack(states),
     )
 
 
 # --------------------------------------------------------------------------- checkpoints
-
-
-State = TypeVar("State")
-
-
-def _state_arrays(state: Any) -> dict[str, np.ndarray]:
-    """A state pytree's leaves as checkpoint arrays ``state/<i>`` (any engine's state)."""
-    leaves = jax.tree.leaves(state)
-    return {f"state/{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
-
-
-def _restore_state(template: State, arrays: dict[str, np.ndarray]) -> State:
-    """The inverse of :func:`_state_arrays`, shaped like ``template``."""
-    treedef = jax.tree.structure(template)
-    n = len(jax.tree.leaves(template))
-    leaves = [jnp.asarray(arrays[f"state/{i}"]) for i in range(n)]
-    restored: State = jax.tree.unflatten(treedef, leaves)
-    return restored
 
 
 @dataclass
@@ -291,18 +273,10 @@ class Records:
 # --------------------------------------------------------------------------- datasets
 
 
-def _network_coords(networks: list[dict[str, float]]) -> dict[str, Any]:
-    coords: dict[str, Any] = {"network": np.arange(len(networks))}
-    for name in networks[0]:
-        dtype = np.int64 if name == "seed" else np.float64
-        coords[name] = ("network", np.asarray([n[name] for n in networks], dtype))
-    return coords
-
-
 def _timeseries(
     cfg: RunConfig, batch: Batch, rec: Records, notices: list[str] | None = None
 ) -> xr.Dataset:
-    coords = _network_coords(batch.networks)
+    coords = network_coords(batch.networks)
     coords["step"] = ("time", np.asarray(rec.steps, np.int64))
     ds = xr.Dataset(
         {k: (("time", "network"), rec.table(k)) for k in rec.values},
@@ -363,7 +337,7 @@ def _timeseries(
 
 
 def _data_dataset(batch: Batch) -> xr.Dataset:
-    coords = _network_coords(batch.networks)
+    coords = network_coords(batch.networks)
     ds = xr.Dataset(
         {
             "inputs": (("network", "sample", "input"), np.stack([d.inputs for d in batch.data])),
@@ -405,7 +379,7 @@ def _check_out_dir(cfg: RunConfig, out_dir: Path) -> bool:
     if stored.is_file():
         old = parse_config(yaml.safe_load(stored.read_text()) or {})
         if to_dict(old) != to_dict(cfg):
-            diff = _first_difference(to_dict(old), to_dict(cfg))
+            diff = first_difference(to_dict(old), to_dict(cfg))
             raise RunDirError(
                 f"--out '{out_dir}': holds a run of another config ({diff}); "
                 "choose another --out or delete it"
@@ -414,14 +388,6 @@ def _check_out_dir(cfg: RunConfig, out_dir: Path) -> bool:
     if out_dir.exists() and any(out_dir.iterdir()):
         raise RunDirError(f"--out '{out_dir}': exists and is not a driftlab run directory")
     return False
-
-
-def _first_difference(a: Any, b: Any, path: str = "") -> str:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in a:
-            if a[key] != b.get(key):
-                return _first_difference(a[key], b.get(key), f"{path}.{key}" if path else key)
-    return f"field '{path}': {a!r} there, {b!r} here"
 
 
 ProgressFn = Callable[[int, int, float], None]
@@ -482,10 +448,10 @@ def _execute(
     ckpt_path = out / "checkpoint.npz"
     divergence_rule = (cfg.train.divergence, cfg.train.divergence_window)
 
-    environment = _environment()
+    environment = run_environment()
     if resuming and ckpt_path.is_file():
         arrays = read_npz(ckpt_path)
-        state = _restore_state(batch.state0, arrays)
+        state = restore_state(batch.state0, arrays)
         rec = Records.from_arrays(arrays, *divergence_rule)
         for net, stopped_at in rec.divergence.cleared:
             notice = (
@@ -511,7 +477,7 @@ def _execute(
 
     def checkpoint(st: TrainState, state_name: str, speed: float) -> None:
         meta = {k: np.asarray(v) for k, v in environment.items()}
-        write_npz(ckpt_path, {**_state_arrays(st), **rec.arrays(), **meta})
+        write_npz(ckpt_path, {**state_arrays(st), **rec.arrays(), **meta})
         write_json(
             status_path,
             {
@@ -586,7 +552,7 @@ def _execute(
         if current in hess_schedule:
             record_hessian(state)
         checkpoint(state, "running", 0.0)
-    bar = _progress_bar(cfg.train.steps, current, len(batch.networks)) if progress else None
+    bar = progress_bar(cfg.train.steps, current, len(batch.networks)) if progress else None
     speed, t_start, steps_start = 0.0, time.perf_counter(), current
     targets = np.union1d(schedule, hess_schedule)
     for target in targets[targets > current]:
@@ -694,19 +660,6 @@ def _stored_data(cfg: RunConfig, batch: Batch, out: Path) -> tuple[Batch, str | 
     return stored_batch, notice
 
 
-def _environment(batching: str | None = None) -> dict[str, str]:
-    """What decides the floating-point results besides the config: bit-identical
-    resumes need the same JAX version, backend and batching (default: the main
-    engine's; another engine passes its own)."""
-    from driftlab.simulate import default_batching
-
-    return {
-        "env/jax": jax.__version__,
-        "env/backend": jax.default_backend(),
-        "env/batching": batching or default_batching(),
-    }
-
-
 HOST_METRICS = (
     "log_loss",
     "log_loss_rel",
@@ -770,7 +723,7 @@ def _consolidate(cfg: RunConfig, batch: Batch, rec: Records, out: Path) -> None:
     """Gather the per-record snapshot files into activity.nc (and params.nc)."""
     snaps = out / "snapshots"
     steps = np.asarray(rec.steps, np.int64)
-    coords = {**_network_coords(batch.networks), "step": ("time", steps)}
+    coords = {**network_coords(batch.networks), "step": ("time", steps)}
     if cfg.record.hidden:
         hidden = np.stack([read_npz(snaps / f"hidden_{s:012d}.npz")["hidden"] for s in steps])
         ds = xr.Dataset({"hidden": (("time", "network", "sample", "unit"), hidden)}, coords=coords)
@@ -788,7 +741,7 @@ def _consolidate(cfg: RunConfig, batch: Batch, rec: Records, out: Path) -> None:
     spectra = [snaps / f"hessian_{s:012d}.npz" for s in hess_steps]
     if spectra and all(p.is_file() for p in spectra):
         eigs = np.stack([read_npz(p)["eigs"] for p in spectra])
-        coords = {**_network_coords(batch.networks), "hessian_step": ("hessian_time", hess_steps)}
+        coords = {**network_coords(batch.networks), "hessian_step": ("hessian_time", hess_steps)}
         ds = xr.Dataset(
             {"eigenvalues": (("hessian_time", "network", "eigenvalue"), eigs)}, coords=coords
         )
@@ -797,17 +750,3 @@ def _consolidate(cfg: RunConfig, batch: Batch, rec: Records, out: Path) -> None:
         )
         ds.attrs["rtol"] = cfg.record.hessian.rtol
         write_netcdf(out / "hessian.nc", ds)
-
-
-def _progress_bar(total: int, initial: int, networks: int) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total,
-        initial=initial,
-        unit="step",
-        unit_scale=True,
-        desc=f"training {networks} network{'s' if networks > 1 else ''}",
-        dynamic_ncols=True,
-        smoothing=0.1,
-    )

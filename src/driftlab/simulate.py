@@ -28,6 +28,7 @@ import optax
 from jax import lax
 
 from driftlab import noise
+from driftlab.batching import default_batching as default_batching  # re-exported
 from driftlab.model import Params, hidden_activity, mse_grad, mse_loss
 from driftlab.rules import RULES
 
@@ -182,13 +183,6 @@ def make_step(
         return TrainState(params, rule_state, t + 1)
 
     return step
-
-
-def default_batching() -> str:
-    """``"vmap"`` on accelerators; ``"map"`` on CPUs, where XLA's batched matmuls of
-    small networks ran several times slower than a loop over networks
-    (benchmarks/RESULTS.md)."""
-    return "map" if jax.default_backend() == "cpu" else "vmap"
 
 
 def make_chunk(

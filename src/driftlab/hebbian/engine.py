@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from driftlab import noise
+from driftlab.batching import default_batching as default_batching  # re-exported
 from driftlab.hebbian.model import (
     DT,
     MAX_ITER,
@@ -99,11 +100,6 @@ def make_step(
         return HebbState(plasticity(p, hyper, x, fp.y, xi, zeta), t + 1), fp
 
     return step
-
-
-def default_batching() -> str:
-    """``"vmap"`` on accelerators, ``"map"`` (one network after another) on CPUs."""
-    return "map" if jax.default_backend() == "cpu" else "vmap"
 
 
 ChunkFn = Callable[[HebbState, jax.Array, Hyper, Streams, jax.Array], tuple[HebbState, ChunkStats]]

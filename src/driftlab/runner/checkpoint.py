@@ -1,0 +1,59 @@
+"""Checkpoints of any engine's state pytree, and what a bit-identical resume needs.
+
+A state is saved as its leaves, ``state/<i>`` in the checkpoint's arrays, and
+restored into the structure of a freshly built state of the same config. The
+environment (JAX version, backend, batching) is stamped beside it: a resume in
+another environment is valid but not bit-identical.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from driftlab.batching import default_batching
+
+State = TypeVar("State")
+
+
+def stack(trees: list[Any]) -> Any:
+    """Pytrees of the same structure stacked leaf by leaf along a new axis 0 (networks)."""
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
+
+
+def state_arrays(state: Any) -> dict[str, np.ndarray]:
+    """A state pytree's leaves as checkpoint arrays ``state/<i>`` (any engine's state)."""
+    leaves = jax.tree.leaves(state)
+    return {f"state/{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
+
+
+def restore_state(template: State, arrays: dict[str, np.ndarray]) -> State:
+    """The inverse of :func:`state_arrays`, shaped like ``template``."""
+    treedef = jax.tree.structure(template)
+    n = len(jax.tree.leaves(template))
+    leaves = [jnp.asarray(arrays[f"state/{i}"]) for i in range(n)]
+    restored: State = jax.tree.unflatten(treedef, leaves)
+    return restored
+
+
+def run_environment(batching: str | None = None) -> dict[str, str]:
+    """What decides the floating-point results besides the config: bit-identical
+    resumes need the same JAX version, backend and batching (default: the batching
+    policy of :mod:`driftlab.batching`)."""
+    return {
+        "env/jax": jax.__version__,
+        "env/backend": jax.default_backend(),
+        "env/batching": batching or default_batching(),
+    }
+
+
+def network_coords(networks: list[dict[str, float]]) -> dict[str, Any]:
+    """The coordinates of a batch's ``network`` dimension: its index and each batch field."""
+    coords: dict[str, Any] = {"network": np.arange(len(networks))}
+    for name in networks[0]:
+        dtype = np.int64 if name == "seed" else np.float64
+        coords[name] = ("network", np.asarray([n[name] for n in networks], dtype))
+    return coords
