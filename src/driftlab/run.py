@@ -434,7 +434,7 @@ def _execute(
     if resuming and (out / "data.nc").is_file():
         batch, data_notice = _stored_data(cfg, batch, out)
         if data_notice:
-            notices.append(data_notice)
+            notices += [] if data_notice in notices else [data_notice]
             warnings.warn(data_notice, RunNotice, stacklevel=2)
     chunk_fn = make_chunk(batch.spec)
     measure_fn = make_measure(cfg.model.activation)
