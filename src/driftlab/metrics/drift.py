@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from driftlab.metrics.ratemaps import bin_edges, rate_maps
+from driftlab.metrics.ratemaps import bin_edges, checked_activity, rate_maps
 
 # a map whose peak-to-peak range is below this fraction of its largest absolute
 # value counts as constant (its correlation is undefined)
@@ -146,12 +146,7 @@ def decoding_error(
     position gives about the error of a constant guess (a third of the range for
     a uniform occupancy and a random guess, a quarter for a central one).
     """
-    act = np.asarray(activity, dtype=np.float64)
-    pos = np.asarray(position, dtype=np.float64)
-    if act.ndim != 2 or pos.shape != (act.shape[0],):
-        raise ValueError(
-            f"need activity (T, units) and position (T,), got {act.shape} and {pos.shape}"
-        )
+    act, pos = checked_activity(activity, position, n_bins)
     if block < 1:
         raise ValueError(f"block must be >= 1, got {block}")
     if pos.size < 2 * block:
