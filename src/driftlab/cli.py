@@ -180,7 +180,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.cpus:
         limit_cpus(args.cpus)
-    from driftlab.config import ConfigError, describe_noise, field_source, resolve
+    from driftlab.config import (
+        ConfigError,
+        config_layers,
+        describe_noise,
+        field_source,
+        resolve,
+    )
     from driftlab.run import config_hash, execute
 
     try:
@@ -191,8 +197,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         n_networks = len(cfg.batch())
         base = args.preset or ("defaults" if args.config else "quick")
 
+        layers = config_layers(args.config, preset=args.preset, overrides=args.overrides)
+
         def source(path: str) -> str:
-            return field_source(path, args.config, preset=args.preset, overrides=args.overrides)
+            return field_source(path, layers)
 
         print(f"driftlab: {describe_noise(cfg, source)}", file=sys.stderr)
         print(

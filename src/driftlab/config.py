@@ -468,38 +468,45 @@ def merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _has(raw: Mapping[str, Any], path: str) -> bool:
-    node: Any = raw
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return False
-        node = node[part]
-    return True
-
-
-def field_source(
-    path: str,
+def config_layers(
     config_file: str | Path | None = None,
     *,
     preset: str | None = None,
     overrides: Sequence[str] = (),
-) -> str:
-    """Which layer of :func:`resolve` set the field ``path`` (dotted): ``--set``,
-    ``file NAME``, ``preset NAME`` or ``default``."""
-    for assignment in reversed(overrides):
-        key = assignment.partition("=")[0]
-        if path == key or path.startswith(key + "."):
-            return "--set"
-    if config_file is not None and _has(load_file(config_file), path):
-        return f"file {Path(config_file).name}"
-    if (preset is not None or config_file is None) and _has(load_preset(preset or "quick"), path):
-        return f"preset {preset or 'quick'}"
+) -> list[tuple[str, dict[str, Any]]]:
+    """The layers :func:`resolve` merges, last wins: (name, mapping) for the preset
+    (``preset NAME``), the file (``file NAME``) and each ``--set`` (``--set``)."""
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if preset is not None or config_file is None:
+        layers.append((f"preset {preset or 'quick'}", load_preset(preset or "quick")))
+    if config_file is not None:
+        layers.append((f"file {Path(config_file).name}", load_file(config_file)))
+    for assignment in overrides:
+        raw: dict[str, Any] = {}
+        apply_override(raw, assignment)
+        layers.append(("--set", raw))
+    return layers
+
+
+def field_source(path: str, layers: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    """Which of :func:`config_layers`'s layers set the field ``path`` (dotted) last:
+    its name, or ``default`` when none did."""
+    for layer, raw in layers[::-1]:
+        node: object = raw
+        for part in path.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                break
+            node = node[part]
+        else:
+            return layer
+        if not isinstance(node, Mapping):  # a whole section set by this layer
+            return layer
     return "default"
 
 
 def describe_noise(cfg: RunConfig, source: Callable[[str], str] | None = None) -> str:
     """The noise in effect, one line: kind, form, level(s) and, with ``source``
-    (e.g. :func:`field_source` bound to the layers), the layer each level came from;
+    (e.g. :func:`field_source` bound to :func:`config_layers`), the layer each level came from;
     the layer of a form or kind is named too where it differs from its level's."""
 
     def origin(path: str, like: str | None = None) -> str:

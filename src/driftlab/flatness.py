@@ -76,7 +76,7 @@ HESSIAN_RECORDED = (
     "sum_log_positive",
 )
 
-_LO, _HI = (f"{r:.0e}".replace("e-0", "e-") for r in hessian.RTOL_RANGE)
+_LO, _HI = (hessian.format_rtol(r) for r in hessian.RTOL_RANGE)
 _AT_RTOL = "rtol = record.hessian.rtol, attribute hessian_rtol"
 
 LONG_NAMES = {

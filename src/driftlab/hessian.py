@@ -53,6 +53,7 @@ from driftlab.metrics.spectrum import MIN_GAP_DECADES as MIN_GAP_DECADES
 from driftlab.metrics.spectrum import RTOL_RANGE as RTOL_RANGE
 from driftlab.metrics.spectrum import HessianSummary as HessianSummary
 from driftlab.metrics.spectrum import count_nonzero as count_nonzero
+from driftlab.metrics.spectrum import format_rtol as format_rtol
 from driftlab.metrics.spectrum import spectral_gap as spectral_gap
 from driftlab.metrics.spectrum import summarise as summarise
 from driftlab.metrics.spectrum import (

@@ -55,6 +55,7 @@ from driftlab.flatness import long_name as hessian_long_name
 from driftlab.metrics.spectrum import RTOL_RANGE
 from driftlab.model import Params, init_params
 from driftlab.rundir import load_run as load_run  # re-exported: the run's reader
+from driftlab.rundir import read_status
 from driftlab.runner.checkpoint import (
     network_coords,
     restore_state,
@@ -420,21 +421,19 @@ def _execute(
     out = out_dir
     resuming = _check_out_dir(cfg, out)
     status_path = out / "status.json"
-    if resuming and status_path.is_file():
-        status = json.loads(status_path.read_text())
-        if status.get("state") in ("complete", "diverged"):
-            return RunResult(
-                out, status["state"], int(status["step"]), float(status.get("steps_per_second", 0))
-            )
+    status = read_status(out) if resuming else {}
+    if status.get("state") in ("complete", "diverged"):
+        return RunResult(
+            out, status["state"], int(status["step"]), float(status.get("steps_per_second", 0))
+        )
 
     batch = prepare(cfg)
-    notices: list[str] = []
-    if resuming and status_path.is_file():
-        notices = list(json.loads(status_path.read_text()).get("notices", []))
+    notices: list[str] = list(status.get("notices", []))
     if resuming and (out / "data.nc").is_file():
         batch, data_notice = _stored_data(cfg, batch, out)
         if data_notice:
-            notices += [] if data_notice in notices else [data_notice]
+            if data_notice not in notices:
+                notices.append(data_notice)
             warnings.warn(data_notice, RunNotice, stacklevel=2)
     chunk_fn = make_chunk(batch.spec)
     measure_fn = make_measure(cfg.model.activation)

@@ -26,6 +26,13 @@ RTOL_RANGE = (1e-12, 1e-6)
 MIN_GAP_DECADES = 1.0  # a narrower largest gap in RTOL_RANGE is no gap
 
 
+def format_rtol(r: float) -> str:
+    """A tolerance as people write it: 1e-07 -> "1e-7", 2.5e-07 -> "2.5e-7"."""
+    text = f"{r:g}"
+    mantissa, _, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else text
+
+
 def count_nonzero(eigs: np.ndarray, rtol: float) -> int:
     """The eigenvalues with |lambda| > rtol * max |lambda| (0 for an all-zero spectrum)."""
     a = np.abs(np.asarray(eigs, np.float64))

@@ -233,13 +233,6 @@ def fig4_data(
     )
 
 
-def _tol(r: float) -> str:
-    """A tolerance as people write it: 1e-07 -> "1e-7", 2.5e-07 -> "2.5e-7"."""
-    text = f"{r:g}"
-    mantissa, _, exponent = text.partition("e")
-    return f"{mantissa}e{int(exponent)}" if exponent else text
-
-
 def plot_fig4(data: Fig4Data, valley_dir: str | Path | None = None) -> Any:
     """The figure: A (if ``valley_dir`` holds a stored valley trajectory), B, C, D."""
     import matplotlib.pyplot as plt
@@ -256,7 +249,7 @@ def plot_fig4(data: Fig4Data, valley_dir: str | Path | None = None) -> Any:
 
     steps = np.maximum(data.hess_steps, 1)
     band = data.band
-    lo_tol, hi_tol = (_tol(r) for r in band.rtol_range)
+    lo_tol, hi_tol = (hessian.format_rtol(r) for r in band.rtol_range)
     if band.available:
         ax_b.fill_betweenx(
             data.active_units,
@@ -283,7 +276,7 @@ def plot_fig4(data: Fig4Data, valley_dir: str | Path | None = None) -> Any:
         color="0.5",
         lw=0.8,
         zorder=2,
-        label=f"rtol {_tol(data.rtol)} (record.hessian.rtol)",
+        label=f"rtol {hessian.format_rtol(data.rtol)} (record.hessian.rtol)",
     )
     gapped = np.isfinite(band.gap_n_nonzero)
     if np.any(gapped):
@@ -330,7 +323,7 @@ def plot_fig4(data: Fig4Data, valley_dir: str | Path | None = None) -> Any:
     lo = min(float(v.min()) for v in data.log_eigs if v.size)
     top = max(float(v.max()) for v in data.log_eigs if v.size)
     bins = np.linspace(lo, top, 40)
-    cut = _tol(data.rtol)
+    cut = hessian.format_rtol(data.rtol)
     for logs, step, neg, at, colour in zip(
         data.log_eigs,
         data.spectrum_steps,
