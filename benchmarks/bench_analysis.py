@@ -43,9 +43,9 @@ def make_hebbian(steps: int) -> tuple[Callable[[], None], float]:
     import jax.numpy as jnp
     import numpy as np
 
+    from driftlab.hebbian.config import resolve_hebbian
     from driftlab.hebbian.engine import make_chunk, make_population
-    from driftlab.hebbian_config import resolve_hebbian
-    from driftlab.hebbian_run import prepare_hebbian
+    from driftlab.hebbian.run import prepare_hebbian
 
     batch = prepare_hebbian(resolve_hebbian(preset="hebbian_ring"))
     chunk = make_chunk(batch.dynamics)
@@ -69,15 +69,15 @@ def make_hessian(method: str, hidden: int) -> tuple[Callable[[], None], float, i
     import jax
     import numpy as np
 
-    from driftlab.config import HessianRecord, resolve
-    from driftlab.flatness import hessian_record
+    from driftlab.config import resolve
+    from driftlab.hessian.recorder import HessianOptions, hessian_record
     from driftlab.run import prepare
 
     batch = prepare(resolve(preset="quick", overrides=[f"model.hidden={hidden}"]))
     x, y = np.asarray(batch.x), np.asarray(batch.y)
     n_samples, d_in, d_out = x.shape[1], x.shape[2], y.shape[2]
     p = hidden * (d_in + 1 + d_out)
-    cfg = HessianRecord(every=1, method=method)
+    cfg = HessianOptions(method=method)
     key = jax.random.key(0)
     forward = 2 * n_samples * (d_in * hidden + hidden * d_out)
     if method == "dense":
@@ -86,10 +86,10 @@ def make_hessian(method: str, hidden: int) -> tuple[Callable[[], None], float, i
         k = cfg.lanczos_steps
         flops = (k + cfg.hutchinson_samples) * 4 * forward + sum(4 * j * j * p for j in range(k))
     params = batch.state0.params
-    hessian_record(params, x, y, activation="relu", cfg=cfg, key=key)  # compile
+    hessian_record(params, x, y, activation="relu", key=key, options=cfg)  # compile
 
     def go() -> None:  # returns host arrays: nothing left running when it returns
-        hessian_record(params, x, y, activation="relu", cfg=cfg, key=key)
+        hessian_record(params, x, y, activation="relu", key=key, options=cfg)
 
     return go, flops, p
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from driftlab.reproduce import CONDITIONS, condition_config, run_generality
+from driftlab.experiments.generality import CONDITIONS, condition_config, run_generality
 from driftlab.run import load_run
 
 

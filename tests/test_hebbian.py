@@ -1,4 +1,4 @@
-"""The Hebbian/anti-Hebbian network of Figure 3C (driftlab.hebbian, hebbian_run, fig3c)."""
+"""The Hebbian/anti-Hebbian network of Figure 3C (driftlab.hebbian, hebbian.run, fig3c)."""
 
 from __future__ import annotations
 
@@ -37,13 +37,13 @@ from driftlab.hebbian import (
     similarity_loss,
     similarity_mismatch,
 )
-from driftlab.hebbian_config import (
+from driftlab.hebbian.config import (
     HEBBIAN_PRESETS,
     load_hebbian_preset,
     parse_hebbian_config,
     resolve_hebbian,
 )
-from driftlab.hebbian_run import (
+from driftlab.hebbian.run import (
     FixedPointCapWarning,
     HebbianRunDirError,
     execute_hebbian,

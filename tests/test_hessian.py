@@ -346,24 +346,23 @@ def test_lanczos_method_in_a_run_agrees_with_dense(tmp_path: Path, tiny_raw) -> 
 def test_hessian_records_compile_once_and_handle_diverged_and_non_relu_networks() -> None:
     """A second record of the same shapes compiles nothing; a NaN network records NaN
     throughout; a tanh network gets no silent-unit count (it holds for ReLU only)."""
-    from driftlab import flatness
-    from driftlab.config import HessianRecord
+    from driftlab.hessian import recorder as flatness
 
-    cfg = HessianRecord(every=1)
+    opts = flatness.HessianOptions()
     p, x, y = _net(hidden=8, d_in=3, d_out=2, n=6)
     batch = Params(*(jnp.stack([leaf, leaf.at[0].set(jnp.nan)]) for leaf in p))
     xb, yb = np.stack([np.asarray(x)] * 2), np.stack([np.asarray(y)] * 2)
     key = jax.random.key(0)
-    first = flatness.hessian_record(batch, xb, yb, activation="relu", cfg=cfg, key=key)
+    first = flatness.hessian_record(batch, xb, yb, activation="relu", key=key, options=opts)
     dense_fn, _ = flatness._compiled("relu", 8, 3, 2)
     compiled = dense_fn._cache_size()
     moved = Params(*(leaf * 1.01 for leaf in batch))
-    flatness.hessian_record(moved, xb, yb, activation="relu", cfg=cfg, key=key)
+    flatness.hessian_record(moved, xb, yb, activation="relu", key=key, options=opts)
     assert dense_fn._cache_size() == compiled == 1
     ok, broken = (np.array([v[i] for v in first.values.values()]) for i in (0, 1))
     assert np.all(np.isfinite(ok)) and np.all(np.isnan(broken))
     assert first.spectra is not None and np.isnan(first.spectra[1]).all()
-    tanh = flatness.hessian_record(batch, xb, yb, activation="tanh", cfg=cfg, key=key)
+    tanh = flatness.hessian_record(batch, xb, yb, activation="tanh", key=key, options=opts)
     assert np.isnan(tanh.values["zeros_from_silent"]).all()
     assert np.isfinite(tanh.values["trace"][0])
 
@@ -371,7 +370,7 @@ def test_hessian_records_compile_once_and_handle_diverged_and_non_relu_networks(
 def test_every_recorded_summary_is_described_with_its_tolerance() -> None:
     """Each recorded name has a long_name; those counted at rtol say so, and
     ``long_name`` writes the run's rtol in."""
-    from driftlab import flatness
+    from driftlab.hessian import recorder as flatness
 
     assert set(flatness.LONG_NAMES) == set(flatness.HESSIAN_RECORDED)
     for name in ("n_nonzero", "frac_nonzero", "n_positive", "sum_log_positive"):
@@ -405,7 +404,7 @@ def test_crash_between_a_hessian_record_and_its_checkpoint(
 ) -> None:
     """The checkpoint after the step-400 Hessian record fails to write: the record was
     computed (and its spectrum written) but not checkpointed; the rerun recomputes it."""
-    from driftlab import run as run_module
+    from driftlab.runner import loop as run_module  # where the run writes its files
 
     raw = {**tiny_raw, "record": {**tiny_raw["record"], "hessian": {"every": 200}}}
     cfg = parse_config(raw)

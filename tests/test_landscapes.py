@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
+from driftlab.experiments.landscapes import run_valley, run_xy_drift, valley_trajectory
 from driftlab.landscapes import (
     FlatFloor,
     control_theory,
@@ -31,7 +32,6 @@ from driftlab.landscapes import (
     xy_squared,
 )
 from driftlab.plots.landscapes import draw_stored_valley
-from driftlab.reproduce.landscapes import run_valley, run_xy_drift, valley_trajectory
 from driftlab.storage import read_npz
 
 
@@ -296,7 +296,7 @@ def test_theory_rejects_negative_rates(bad: dict[str, float]) -> None:
         xy_drift_theory(1.0, steps=10, **kw)
 
 
-# ------------------------------------------------------------------ reproduce and plots
+# ------------------------------------------------------------------ experiments and plots
 
 
 def test_run_xy_drift_stores_arrays_and_draws(tmp_path) -> None:

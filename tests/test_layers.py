@@ -18,6 +18,14 @@ JAX_FREE = (
     "driftlab.plots.fig4",
     "driftlab.metrics.similarity",
     "driftlab.plots.generality",
+    "driftlab.experiments",
+    "driftlab.experiments.fig2",
+    "driftlab.experiments.fig3c",
+    "driftlab.experiments.fig4",
+    "driftlab.recorders",
+    "driftlab.divergence",
+    "driftlab.runner.recorders",
+    "driftlab.runner.schedule",
 )
 
 
@@ -75,3 +83,51 @@ def test_every_public_name_resolves() -> None:
         assert getattr(driftlab, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         _ = driftlab.nonexistent
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    """``from driftlab.x import _name`` nowhere in the package: what one module uses of
+    another is public (documented), so a module can change its insides freely."""
+    import ast
+    from pathlib import Path
+
+    import driftlab
+
+    src = Path(driftlab.__file__).parent
+    found = []
+    for path in src.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("driftlab"):
+                found += [
+                    f"{path.relative_to(src)}: {node.module}.{a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and a.name != "__version__"
+                ]
+    assert found == []
+
+
+def test_both_models_run_through_the_one_runner(tmp_path, monkeypatch) -> None:
+    """The feed-forward and the Hebbian run are both driven by runner.loop.run_engine."""
+    from conftest import TINY
+    from driftlab import run as ff_run
+    from driftlab.config import parse_config
+    from driftlab.hebbian import run as hebb_run
+    from driftlab.hebbian.config import parse_hebbian_config
+    from driftlab.runner import loop
+
+    seen = []
+    real = loop.run_engine
+
+    def spy(config, out, build, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(type(build()).__name__)
+        return real(config, out, build, **kwargs)
+
+    monkeypatch.setattr(ff_run, "run_engine", spy)
+    monkeypatch.setattr(hebb_run, "run_engine", spy)
+    ff_run.execute(parse_config(TINY), tmp_path / "ff", progress=False)
+    tiny_hebbian = {"network": {"neurons": 8}, "inputs": {"ring": {"n_inputs": 16}}}
+    hebb_cfg = parse_hebbian_config({**tiny_hebbian, "train": {"steps": 20}})
+    hebb_run.execute_hebbian(hebb_cfg, tmp_path / "hebb", progress=False)
+    assert seen == ["FeedforwardEngine", "HebbianEngine"]
+    assert loop.read_status(tmp_path / "hebb")["model"] == "hebbian"
+    assert loop.read_status(tmp_path / "ff")["model"] == "feedforward"

@@ -41,8 +41,8 @@ def test_fig2_authors_is_the_authors_setup() -> None:
 def test_run_draws_fig2_authors_in_the_authors_conventions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import driftlab.plots
     from driftlab.cli import main
+    from driftlab.experiments import fig2
 
     drawn: list[dict[str, Any]] = []
 
@@ -50,13 +50,16 @@ def test_run_draws_fig2_authors_in_the_authors_conventions(
         drawn.append(kwargs)
         return [Path(run_dir) / "figures" / "fig2.png"]
 
-    monkeypatch.setattr(driftlab.plots, "write_fig2", record)
+    monkeypatch.setattr(fig2, "draw", record)
     small = ["model.hidden=24", "task.corridor.n_samples=40", "train.steps=50", "record.every=50"]
     sets = [arg for item in small for arg in ("--set", item)]
     for preset in ("fig2_authors", "fig2"):
         out = str(tmp_path / preset)
         assert main(["run", "--preset", preset, *sets, "--quiet", "--out", out]) == 0
-    assert drawn == [{"loss": "authors", "place": "raw"}, {}]
+    assert drawn == [
+        {"loss": "authors", "place": "raw"},
+        {"loss": "mean_estimator", "place": "shuffle"},
+    ]
 
 
 def test_recorded_shuffle_place_units_match_the_metric_on_stored_activity(

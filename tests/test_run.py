@@ -16,6 +16,7 @@ import yaml
 
 from driftlab.config import parse_config, to_dict
 from driftlab.run import DIVERGENCE_REASONS, execute, load_run, record_steps
+from driftlab.runner.recorders import Series, SeriesRecorder
 from driftlab.storage import read_npz
 
 
@@ -80,6 +81,17 @@ class _InterruptError(Exception):
     pass
 
 
+def _interrupt_at_step_300(cfg: Any, out: Path) -> None:
+    """Start the run of ``cfg`` in ``out`` and interrupt it after the chunk ending at 300."""
+
+    def stop(step: int, total: int, speed: float) -> None:
+        if step == 300:
+            raise _InterruptError
+
+    with pytest.raises(_InterruptError):
+        execute(cfg, out, progress=False, on_chunk=stop)
+
+
 def _final(out: Path) -> dict[str, Any]:
     ckpt = read_npz(out / "checkpoint.npz")
     ds = load_run(out)
@@ -99,12 +111,7 @@ def _assert_identical(a: dict[str, Any], b: dict[str, Any]) -> None:
 def test_resume_in_process_equals_uninterrupted(tmp_path: Path, tiny_cfg) -> None:
     execute(tiny_cfg, tmp_path / "a", progress=False)
 
-    def stop(step: int, total: int, speed: float) -> None:
-        if step == 300:
-            raise _InterruptError
-
-    with pytest.raises(_InterruptError):
-        execute(tiny_cfg, tmp_path / "b", progress=False, on_chunk=stop)
+    _interrupt_at_step_300(tiny_cfg, tmp_path / "b")
     status = yaml.safe_load((tmp_path / "b" / "status.json").read_text())
     assert status["state"] == "running" and status["step"] == 300
     result = execute(tiny_cfg, tmp_path / "b", progress=False)
@@ -188,12 +195,7 @@ def test_a_run_started_under_the_old_corridor_input_resumes_on_its_own_data(
     legacy = parse_config(legacy_raw)
     execute(legacy, tmp_path / "whole", progress=False)
 
-    def stop(step: int, total: int, speed: float) -> None:
-        if step == 300:
-            raise _InterruptError
-
-    with pytest.raises(_InterruptError):
-        execute(legacy, tmp_path / "old", progress=False, on_chunk=stop)
+    _interrupt_at_step_300(legacy, tmp_path / "old")
     # what an old run directory holds: the same data under the old name of the input,
     # a config without the fields 0.2 added, a checkpoint without 0.2's records
     stored = yaml.safe_load((tmp_path / "old" / "config.yaml").read_text())
@@ -234,8 +236,8 @@ def test_a_run_started_under_the_old_corridor_input_resumes_on_its_own_data(
 def test_crash_inside_a_record_then_resume(tmp_path: Path, tiny_raw, monkeypatch, variant) -> None:
     """A failure while writing a record point (its snapshot already on disk, the time
     series and checkpoint not yet) leaves a run that resumes to the uninterrupted result."""
-    from driftlab import run as run_module
     from driftlab.config import merge
+    from driftlab.runner import loop as run_module  # where the run writes its files
 
     cfg = parse_config(merge(tiny_raw, variant))
     execute(cfg, tmp_path / "a", progress=False)
@@ -255,4 +257,64 @@ def test_crash_inside_a_record_then_resume(tmp_path: Path, tiny_raw, monkeypatch
         execute(cfg, tmp_path / "b", progress=False)
     monkeypatch.setattr(run_module, "write_netcdf", real)
     execute(cfg, tmp_path / "b", progress=False)
+    _assert_identical(_final(tmp_path / "a"), _final(tmp_path / "b"))
+
+
+class _WeightNorm(SeriesRecorder):
+    """A toy measurement, registered like any recorder: |m|^2 of each network at its own
+    schedule (every 150 steps), over its own time axis."""
+
+    def __init__(self) -> None:
+        self.schedule = np.arange(0, 601, 150)
+        self.series = Series(("m_norm",), 1, "norm")
+
+    def record(self, point: Any, out: Path) -> None:
+        m = np.asarray(point.state.params.m, np.float64)
+        self.series.append(point.step, {"m_norm": (m**2).sum(axis=(1, 2))})
+
+    def timeseries(self, ds: Any) -> Any:
+        return self.series.add_to(ds, dim="norm_time", coord="norm_step")
+
+
+def test_a_new_recorder_plugs_in_with_one_registration(
+    tmp_path: Path, tiny_cfg, monkeypatch
+) -> None:
+    """A recorder added to the engine's list is recorded at its own schedule (which
+    also cuts the chunks), checkpointed, resumed bit-identically, and leaves the
+    other records as they were."""
+    from driftlab.run import FeedforwardEngine
+
+    execute(tiny_cfg, tmp_path / "plain", progress=False)
+    registered = FeedforwardEngine.recorders
+    monkeypatch.setattr(
+        FeedforwardEngine, "recorders", lambda self: [*registered(self), _WeightNorm()]
+    )
+    execute(tiny_cfg, tmp_path / "a", progress=False)
+
+    _interrupt_at_step_300(tiny_cfg, tmp_path / "b")
+    assert "norm/m_norm" in read_npz(tmp_path / "b" / "checkpoint.npz")
+    execute(tiny_cfg, tmp_path / "b", progress=False)
+    ts_a, ts_b = (load_run(tmp_path / d)["timeseries"] for d in ("a", "b"))
+    np.testing.assert_array_equal(ts_a.norm_step.values, [0, 150, 300, 450, 600])
+    np.testing.assert_array_equal(ts_a.m_norm.values, ts_b.m_norm.values)
+    assert np.all(np.isfinite(ts_a.m_norm.values)) and np.ptp(ts_a.m_norm.values) > 0
+    # the weights at step 150 (a chunk end only because of the new schedule) are the
+    # weights the plain run passed through: the other records are unchanged
+    _assert_identical(_final(tmp_path / "plain"), _final(tmp_path / "a"))
+
+
+def test_a_checkpoint_without_snapshot_steps_resumes(tmp_path: Path, tiny_cfg) -> None:
+    """A checkpoint written before recorders kept their own keys (no ``snap/.../step``:
+    its snapshots follow ``rec/step``) resumes to the uninterrupted result."""
+    from driftlab.storage import write_npz
+
+    execute(tiny_cfg, tmp_path / "a", progress=False)
+
+    _interrupt_at_step_300(tiny_cfg, tmp_path / "b")
+    ckpt = tmp_path / "b" / "checkpoint.npz"
+    arrays = read_npz(ckpt)
+    old = {k: v for k, v in arrays.items() if not k.startswith("snap/")}
+    assert len(old) < len(arrays)
+    write_npz(ckpt, old)
+    execute(tiny_cfg, tmp_path / "b", progress=False)
     _assert_identical(_final(tmp_path / "a"), _final(tmp_path / "b"))

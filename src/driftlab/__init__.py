@@ -7,12 +7,17 @@ What a user imports, from here (each loaded on first use, so ``import driftlab``
 is cheap and reading results never starts JAX):
 
 * a run: :func:`resolve` (a validated :class:`RunConfig` from a preset, a file
-  and ``key=value`` overrides), :func:`execute` (train into a run directory,
-  resuming), :func:`load_run` and :func:`read_status` (read one back; no JAX);
+  and ``key=value`` overrides), :func:`config_hash` (its canonical, versioned
+  name), :func:`execute` (train into a run directory, resuming), :func:`load_run`
+  and :func:`read_status` (read one back; no JAX);
 * measurements: :mod:`metrics` (pure numpy functions over activity, positions,
   losses and spectra), :mod:`hessian` (Hessians and their spectra, JAX);
-* figures: :func:`write_fig2` (Figure 2 of a run directory);
-* the Hebbian network of Figure 3C: :func:`execute_hebbian`.
+* figures: :func:`write_fig2` (Figure 2 of a run directory) and
+  :mod:`experiments` (one module per paper figure: ``run`` and ``draw``);
+* the Hebbian network of Figure 3C: :func:`resolve_hebbian`, :func:`execute_hebbian`.
+
+How the package is layered, and how a value travels from the command line to the
+jitted step: docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -25,13 +30,16 @@ __version__ = "0.2.0"
 _EXPORTS: dict[str, tuple[str, str | None]] = {
     "RunConfig": ("driftlab.config", "RunConfig"),
     "resolve": ("driftlab.config", "resolve"),
+    "config_hash": ("driftlab.config", "config_hash"),
     "execute": ("driftlab.run", "execute"),
     "load_run": ("driftlab.rundir", "load_run"),
     "read_status": ("driftlab.rundir", "read_status"),
     "metrics": ("driftlab.metrics", None),
     "hessian": ("driftlab.hessian", None),
     "write_fig2": ("driftlab.plots.fig2", "write_fig2"),
-    "execute_hebbian": ("driftlab.hebbian_run", "execute_hebbian"),
+    "experiments": ("driftlab.experiments", None),
+    "resolve_hebbian": ("driftlab.hebbian.config", "resolve_hebbian"),
+    "execute_hebbian": ("driftlab.hebbian.run", "execute_hebbian"),
 }
 
 __all__ = ["__version__", *_EXPORTS]

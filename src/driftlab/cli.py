@@ -164,10 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 FIGURES = ("fig2", "fig3c", "fig4", "xy-drift")
-AUTHORS_CONVENTIONS = ("fig2_authors",)
-"""Presets whose Figure 2 is drawn in the authors' conventions (panel B loss,
-raw place units); the others get shuffle-tested place units and the loss against
-the mean estimator."""
 
 
 def _default_out(config: str | None, preset: str | None, digest: str) -> Path:
@@ -182,12 +178,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         limit_cpus(args.cpus)
     from driftlab.config import (
         ConfigError,
+        config_hash,
         config_layers,
         describe_noise,
         field_source,
         resolve,
     )
-    from driftlab.run import config_hash, execute
+    from driftlab.run import execute
 
     try:
         cfg = resolve(args.config, preset=args.preset, overrides=args.overrides)
@@ -216,14 +213,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _summarise(result.out_dir)
     corridor = cfg.task.name == "corridor"
     if not args.no_figures and result.status == "complete" and cfg.record.hidden and corridor:
-        from driftlab.plots import write_fig2
+        from driftlab.experiments import fig2
 
+        place, loss = fig2.conventions(args.preset)
         try:
-            paths = (
-                write_fig2(result.out_dir, loss="authors", place="raw")
-                if args.preset in AUTHORS_CONVENTIONS
-                else write_fig2(result.out_dir)
-            )
+            paths = fig2.draw(result.out_dir, place=place, loss=loss)
         except ValueError as err:  # e.g. network 0 diverged and left no rate maps
             print(f"driftlab: no figure for network 0: {err}", file=sys.stderr)
         else:
@@ -314,7 +308,7 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     if extra:
         return _usage_error(f"{extra[0]}: does not apply to figure {args.name}")
     if args.name == "xy-drift":
-        from driftlab.reproduce.landscapes import run_xy_drift
+        from driftlab.experiments.landscapes import run_xy_drift
 
         out = Path(args.out or "runs/xy-drift")
         print("simulating noisy GD on (x y)^2 and its control ...", file=sys.stderr)
@@ -331,9 +325,9 @@ def _cmd_figure(args: argparse.Namespace) -> int:
 
 def _draw_run_figure(args: argparse.Namespace, run_dir: Path) -> list[Path]:
     if args.name == "fig2":
-        from driftlab.plots import write_fig2
+        from driftlab.experiments import fig2
 
-        return write_fig2(
+        return fig2.draw(
             run_dir,
             args.out,
             network=args.network,
@@ -341,31 +335,19 @@ def _draw_run_figure(args: argparse.Namespace, run_dir: Path) -> list[Path]:
             loss=args.loss or "mean_estimator",
         )
     if args.name == "fig3c":
-        from driftlab.plots.fig3c import write_fig3c
+        from driftlab.experiments import fig3c
 
-        return write_fig3c(run_dir, args.out, network=args.network)
+        return fig3c.draw(run_dir, args.out, network=args.network)
+    from driftlab.experiments import fig4
+
     label_run = None if args.label_run is None else _run_dir(args.label_run, "--label-run")
-    times = _times(args.times)
-    from driftlab.plots.fig4 import fig4_data, write_fig4
-    from driftlab.reproduce.landscapes import run_valley
-
-    fig4_data(run_dir, label_run, network=args.network, times=times)  # check inputs first
-    if label_run is None:
-        print(
-            f"driftlab: panel D shows the trace of {run_dir} itself; pass --label-run with a "
-            "label-noise run (e.g. driftlab run --preset fig4_label) for Figure 4D",
-            file=sys.stderr,
-        )
-    out = Path(args.out) if args.out else run_dir / "figures"
-    print("simulating noisy GD on the valley of panel A ...", file=sys.stderr)
-    run_valley(out / "valley")
-    return write_fig4(
+    return fig4.draw(
         run_dir,
-        out,
+        args.out,
         label_run=label_run,
-        valley_dir=out / "valley",
         network=args.network,
-        times=times,
+        times=_times(args.times),
+        log=lambda line: print(f"driftlab: {line}", file=sys.stderr),
     )
 
 
@@ -389,7 +371,7 @@ def _cmd_generality(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    from driftlab.reproduce import run_generality
+    from driftlab.experiments.generality import run_generality
 
     paths = run_generality(
         args.out,
@@ -408,23 +390,23 @@ def _cmd_hebbian(args: argparse.Namespace) -> int:
 
     if args.cpus:
         limit_cpus(args.cpus)
-    from driftlab.config import ConfigError
-    from driftlab.hebbian_config import hebbian_config_hash, resolve_hebbian
-    from driftlab.hebbian_run import execute_hebbian, summarise_hebbian
+    from driftlab.config import ConfigError, config_hash
+    from driftlab.hebbian.config import resolve_hebbian
+    from driftlab.hebbian.run import execute_hebbian, summarise_hebbian
 
     try:
         cfg = resolve_hebbian(args.config, preset=args.preset, overrides=args.overrides)
         stem = Path(args.config).stem if args.config else (args.preset or "hebbian_ring")
-        out = Path(args.out) if args.out else Path("runs") / f"{stem}-{hebbian_config_hash(cfg)}"
+        out = Path(args.out) if args.out else Path("runs") / f"{stem}-{config_hash(cfg)}"
         print(f"driftlab hebbian: {cfg.train.steps:,} plasticity steps -> {out}", file=sys.stderr)
         result = execute_hebbian(cfg, out, progress=not args.quiet)
     except ConfigError as err:
         return _usage_error(str(err))
     print("\n".join(summarise_hebbian(result.out_dir)))
     if not args.no_figures and result.status == "complete":
-        from driftlab.plots.fig3c import write_fig3c
+        from driftlab.experiments import fig3c
 
-        paths = write_fig3c(result.out_dir)
+        paths = fig3c.draw(result.out_dir)
         print(f"figure: {paths[0]}  (and .pdf)")
     if result.status == "diverged":
         print(f"driftlab: the run diverged; see {result.out_dir / 'status.json'}", file=sys.stderr)

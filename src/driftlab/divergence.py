@@ -42,9 +42,13 @@ The loss is normalised by ``var_y`` (the authors' test), not the raw MSE
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import xarray as xr
 
 RULES: tuple[str, ...] = ("persistent", "authors")
 REASONS: tuple[str, ...] = (
@@ -207,3 +211,71 @@ class Divergence:
             }
             for n, s, e, p, r in self.spikes
         ]
+
+
+class DivergenceCheck:
+    """The feed-forward run's health check (:class:`driftlab.runner.loop.Health`):
+    :class:`Divergence` applied to each point's measurement (loss, active units),
+    with ``var_y`` (B,) the variance of each network's targets."""
+
+    def __init__(self, n: int, var_y: np.ndarray, rule: str = "persistent", window: int = 1000):
+        self.rule, self.window, self.var_y = rule, window, var_y
+        self.state = Divergence.start(n, rule, window)
+
+    @property
+    def stopped(self) -> np.ndarray:
+        return self.state.stopped
+
+    def check(self, point: Any) -> None:
+        m = point.measure()
+        loss = np.asarray(m.loss, np.float64)
+        self.state.check(point.step, loss, self.var_y, np.asarray(m.active_units))
+
+    def close(self) -> None:
+        self.state.close()
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return self.state.arrays()
+
+    def restore(self, arrays: Mapping[str, np.ndarray], out: Path, step: int) -> list[str]:
+        """Resume at ``step``; a notice for each verdict of driftlab < 0.2's rule that is
+        cleared."""
+        self.state = Divergence.from_arrays(dict(arrays), self.rule, self.window)
+        return [
+            f"run {out}: network {net} was stopped at step {stopped_at} by driftlab < 0.2's "
+            "rule (raw MSE above 10), which also stopped recovering transients; it is judged "
+            f"by train.divergence '{self.rule}' from step {step} on"
+            for net, stopped_at in self.state.cleared
+        ]
+
+    def timeseries(self, ds: xr.Dataset) -> xr.Dataset:
+        d = self.state
+        ds["diverged_step"] = ("network", d.step)
+        ds["diverged_reason"] = ("network", np.asarray([REASONS[i] for i in d.reason]))
+        spikes = np.asarray(d.spikes, np.float64).reshape(-1, len(SPIKE_FIELDS))
+        for j, name in enumerate(SPIKE_FIELDS):
+            column = spikes[:, j]
+            if name == "reason":
+                ds["spike_reason"] = ("spike", np.asarray([REASONS[int(r)] for r in column]))
+            else:
+                ds[f"spike_{name}"] = (
+                    "spike",
+                    column if name == "peak" else column.astype(np.int64),
+                )
+        ds["spike_peak"].attrs["long_name"] = (
+            "tolerated spikes (train.divergence 'persistent'): peak log10(MSE / var(targets))"
+        )
+        ds.attrs["divergence_rule"] = f"{self.rule} (window {self.window})"
+        return ds
+
+    def status(self) -> dict[str, Any]:
+        d = self.state
+        return {
+            "divergence_rule": self.rule,
+            "diverged": [
+                {"network": i, "step": int(s), "reason": REASONS[int(r)]}
+                for i, (s, r) in enumerate(zip(d.step, d.reason, strict=True))
+                if s >= 0
+            ],
+            "tolerated_spikes": d.spike_records(),
+        }

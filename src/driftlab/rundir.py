@@ -3,7 +3,7 @@
 Reading a run needs neither JAX nor the engine, so figures, summaries and a
 cluster worker's collector can open results cheaply (``import driftlab.rundir``
 does not import JAX). Writing stays beside the engine (:mod:`driftlab.run`,
-:mod:`driftlab.hebbian_run`).
+:mod:`driftlab.hebbian.run`; the loop that writes both is :mod:`driftlab.runner.loop`).
 
 Layout of a run directory (every file written atomically):
 

@@ -1,7 +1,7 @@
 """Figure 4 of Ratzon, Derdikman & Barak (2023): noisy learning flattens the landscape.
 
 A: noisy GD on a two-dimensional valley with a zero-loss floor whose walls flatten
-to one side (driftlab.landscapes; stored by driftlab.reproduce.landscapes).
+to one side (driftlab.landscapes; stored by driftlab.experiments.landscapes).
 B: fraction of active units against the number of nonzero Hessian eigenvalues
 over a run with update noise: the line (coloured by step) counts |lambda| above
 the run's ``record.hessian.rtol`` times the largest, the shaded band spans the

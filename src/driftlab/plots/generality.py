@@ -1,4 +1,4 @@
-"""The generality figure from the runs of :mod:`driftlab.reproduce.generality`.
+"""The generality figure from the runs of :mod:`driftlab.experiments.generality`.
 
 Three panels over training steps, one curve per learning rule and noise (mean
 over networks, band = min to max): active units and active (sample, unit) pairs,

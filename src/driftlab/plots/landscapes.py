@@ -126,7 +126,7 @@ def draw_stored_valley(
 
     The file holds ``theta`` (r, n, 2), ``noise_free`` (r, 2), ``step`` (r,) and
     the 0-d ``lr``, ``sd``, ``width``, ``steepest``
-    (:func:`driftlab.reproduce.landscapes.valley_trajectory`). Returns its arrays.
+    (:func:`driftlab.experiments.landscapes.valley_trajectory`). Returns its arrays.
     """
     from driftlab.storage import read_npz
 
@@ -165,7 +165,7 @@ def write_valley(out_dir: str | Path, *, stem: str = "valley") -> list[Path]:
 def write_xy_drift(out_dir: str | Path, *, stem: str = "xy_drift") -> list[Path]:
     """Write ``stem.png`` and ``stem.pdf`` from ``out_dir/stem.npz``; return their paths.
 
-    The file's arrays are those of :func:`driftlab.reproduce.landscapes.simulate_xy_drift`.
+    The file's arrays are those of :func:`driftlab.experiments.landscapes.simulate_xy_drift`.
     """
     import matplotlib.pyplot as plt
 

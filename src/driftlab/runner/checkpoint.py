@@ -8,6 +8,7 @@ another environment is valid but not bit-identical.
 
 from __future__ import annotations
 
+import os
 from typing import Any, TypeVar
 
 import jax
@@ -41,13 +42,17 @@ def restore_state(template: State, arrays: dict[str, np.ndarray]) -> State:
 
 def run_environment(batching: str | None = None) -> dict[str, str]:
     """What decides the floating-point results besides the config: bit-identical
-    resumes need the same JAX version, backend and batching (default: the batching
-    policy of :mod:`driftlab.batching`)."""
-    return {
+    resumes need the same JAX version, backend, batching (default: the batching
+    policy of :mod:`driftlab.batching`) and, on a CPU, the same number of cores
+    (XLA sizes its thread pools, hence its reduction orders, by them: ``--cpus``)."""
+    env = {
         "env/jax": jax.__version__,
         "env/backend": jax.default_backend(),
         "env/batching": batching or default_batching(),
     }
+    if env["env/backend"] == "cpu" and hasattr(os, "sched_getaffinity"):
+        env["env/cores"] = str(len(os.sched_getaffinity(0)))
+    return env
 
 
 def network_coords(networks: list[dict[str, float]]) -> dict[str, Any]:

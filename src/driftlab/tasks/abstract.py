@@ -69,7 +69,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
@@ -110,17 +110,21 @@ class AbstractParams:
     ring / n_samples units) are used by the predictive kind only. ``scale``
     (:data:`ABSTRACT_SCALINGS`) is the final scaling of X and Y: ``"authors"``
     (default, min-max to about [-1, 1]) or ``"unit"`` (none, U[0, 1)-based).
+
+    Each field's ``metadata`` holds its allowed values (``min``, ``strict``,
+    ``choices``), which the config (driftlab.config) checks; ``kind`` is
+    ``internal``, set from the config's ``task.name``.
     """
 
-    kind: str = "random"
-    d_in: int = 20
-    d_out: int = 5
-    n_samples: int = 5
-    ring: int = 120
-    texture_sd: float = 4.0
-    field_of_view: float = 30.0
-    step_scale: float = 20.0
-    scale: str = "authors"
+    kind: str = field(default="random", metadata={"internal": True})  # set from task.name
+    d_in: int = field(default=20, metadata={"min": 1})
+    d_out: int = field(default=5, metadata={"min": 1})
+    n_samples: int = field(default=5, metadata={"min": 2})
+    ring: int = field(default=120, metadata={"min": 2})
+    texture_sd: float = field(default=4.0, metadata={"min": 0.0, "strict": True})
+    field_of_view: float = field(default=30.0, metadata={"min": 0.0, "strict": True})
+    step_scale: float = field(default=20.0, metadata={"min": 0.0})
+    scale: str = field(default="authors", metadata={"choices": ABSTRACT_SCALINGS})
 
     @property
     def effective_d_in(self) -> int:

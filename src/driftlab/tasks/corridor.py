@@ -60,7 +60,7 @@ min-max scaled to [0, 1] together, and the velocity entry on its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
@@ -81,22 +81,27 @@ SCALINGS: tuple[str, ...] = ("minmax", "none")
 
 @dataclass(frozen=True)
 class CorridorParams:
-    """Parameters of the corridor task, with the Figure 2 values as defaults."""
+    """Parameters of the corridor task, with the Figure 2 values as defaults.
 
-    L_x: float = 1.0
-    L_y: float = 14.0
-    L_vis: int = 17
-    theta_vis: float = float(np.pi / 8)
-    V0: float = 0.2
-    speed_sd: float = 0.1
-    sigma_theta: float = float(2 * np.pi * np.pi * 0.1 / 360)
-    K_smooth: float = 0.09
-    buffer_x: float = 0.5
-    buffer_y: float = 0.1
-    n_samples: int = 150
-    texture_mapping: str = "perimeter"
-    velocity_input: str = "heading_change"
-    scale: str = "minmax"
+    Each field's ``metadata`` holds its allowed values (``min``, ``max``, ``strict``,
+    ``strict_max``, ``choices``), which the config (driftlab.config) checks."""
+
+    L_x: float = field(default=1.0, metadata={"min": 0.0, "strict": True})
+    L_y: float = field(default=14.0, metadata={"min": 0.0, "strict": True})
+    L_vis: int = field(default=17, metadata={"min": 2})
+    theta_vis: float = field(
+        default=float(np.pi / 8), metadata={"min": 0.0, "strict": True, "max": float(np.pi / 2)}
+    )
+    V0: float = field(default=0.2, metadata={"min": 0.0, "strict": True})
+    speed_sd: float = field(default=0.1, metadata={"min": 0.0})
+    sigma_theta: float = field(default=float(2 * np.pi * np.pi * 0.1 / 360), metadata={"min": 0.0})
+    K_smooth: float = field(default=0.09, metadata={"min": 0.0, "strict": True})
+    buffer_x: float = field(default=0.5, metadata={"min": 0.0, "max": 0.5})
+    buffer_y: float = field(default=0.1, metadata={"min": 0.0, "max": 0.5, "strict_max": True})
+    n_samples: int = field(default=150, metadata={"min": 2})
+    texture_mapping: str = field(default="perimeter", metadata={"choices": TEXTURE_MAPPINGS})
+    velocity_input: str = field(default="heading_change", metadata={"choices": VELOCITY_INPUTS})
+    scale: str = field(default="minmax", metadata={"choices": SCALINGS})
 
     @property
     def n_tiles(self) -> int:

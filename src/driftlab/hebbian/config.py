@@ -1,7 +1,8 @@
 """Configuration of a Hebbian/anti-Hebbian run (Figure 3C), validated at the edge.
 
-The same conventions as :mod:`driftlab.config`: a nested mapping (preset, YAML or
-TOML file, ``--set key=value`` overrides) becomes a frozen :class:`HebbianConfig`;
+The same machinery as the feed-forward model's :mod:`driftlab.config`
+(:mod:`driftlab.config.schema`): a nested mapping (preset, YAML or TOML file,
+``--set key=value`` overrides) becomes a frozen :class:`HebbianConfig`;
 every error is one line naming the field and what is allowed. Batch fields
 (``seed``, ``train.eta``, ``train.sigma``) take one value or a list; the run
 trains one network for every combination, in one compiled program.
@@ -12,33 +13,28 @@ N(0, 1), M0 = I, lambda1 = 0, lambda2 = 0.01, alpha = 0, eta = 0.02,
 sigma = 0.001, active threshold 0.05. Presets: ``hebbian_ring`` (Figure 3C) and
 ``hebbian_place`` (the 1-D place-cell model: 200 positions, 270 grid cells, 200
 neurons, eta 0.02, sigma 0.005, lambda1 0.02, lambda2 0.05, alpha 35, threshold
-0.1).
+0.1). A config's name is :func:`driftlab.config.config_hash`, as for the
+feed-forward model; why some keys differ from that model's (``train.eta``,
+``train.sigma``, the record schedule): README.md, "Configuration keys of the two
+models".
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from driftlab.config import (
+from driftlab.config.schema import (
     DTYPES,
     MAX_STEPS,
-    ConfigError,
-    apply_override,
     build_section,
     field_error,
-    load_file,
-    merge,
-    to_dict,
+    layered_mapping,
+    load_named_preset,
 )
 from driftlab.noise import GENERATORS
 
@@ -122,7 +118,8 @@ class DynamicsConfig:
 
 @dataclass(frozen=True)
 class HebbTrainConfig:
-    """Learning rate(s) eta, synaptic-noise sd(s) sigma, number of plasticity steps."""
+    """Plasticity rate(s) eta of the local update (no gradient), synaptic-noise level(s)
+    sigma (the noise on W and M has sd sqrt(eta) sigma), number of plasticity steps."""
 
     eta: tuple[float, ...] = field(
         default=(0.02,), metadata={"batch": True, "min": 0.0, "max": 1.0}
@@ -195,11 +192,7 @@ def parse_hebbian_config(raw: Mapping[str, Any]) -> HebbianConfig:
 
 def load_hebbian_preset(name: str) -> dict[str, Any]:
     """The mapping of a named preset: ``hebbian_ring`` (Figure 3C) or ``hebbian_place``."""
-    if name not in HEBBIAN_PRESETS:
-        raise ConfigError(f"preset '{name}': unknown; allowed: {', '.join(HEBBIAN_PRESETS)}")
-    text = resources.files("driftlab").joinpath(f"presets/{name}.yaml").read_text()
-    data: dict[str, Any] = yaml.safe_load(text) or {}
-    return data
+    return load_named_preset(name, HEBBIAN_PRESETS)
 
 
 def resolve_hebbian(
@@ -209,17 +202,11 @@ def resolve_hebbian(
     overrides: Sequence[str] = (),
 ) -> HebbianConfig:
     """Preset (default ``hebbian_ring`` when no file is given), then file, then overrides."""
-    raw: dict[str, Any] = {}
-    if preset is not None or config_file is None:
-        raw = load_hebbian_preset(preset or "hebbian_ring")
-    if config_file is not None:
-        raw = merge(raw, load_file(config_file))
-    for assignment in overrides:
-        apply_override(raw, assignment)
+    raw = layered_mapping(
+        config_file,
+        preset=preset,
+        overrides=overrides,
+        load_preset=load_hebbian_preset,
+        default_preset="hebbian_ring",
+    )
     return parse_hebbian_config(raw)
-
-
-def hebbian_config_hash(cfg: HebbianConfig) -> str:
-    """Eight hex digits identifying a config (for default run directories)."""
-    text = json.dumps(to_dict(cfg), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:8]

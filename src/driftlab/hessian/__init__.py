@@ -97,15 +97,11 @@ def hessian_from_hvp(hvp_fn: Callable[[jax.Array], jax.Array], n: int) -> jax.Ar
 def dense_hessian(loss_fn: LossFn, params: Any) -> jax.Array:
     """H_ij = d^2 L / d theta_i d theta_j, shape (P, P), by autodiff (columns H e_i)."""
     flat_loss, theta = flatten(loss_fn, params)
-    grad = jax.grad(flat_loss)
+    product = flat_hvp(flat_loss)
 
     @jax.jit
     def hessian(t: jax.Array) -> jax.Array:
-        def hvp_at(v: jax.Array) -> jax.Array:
-            tangent: jax.Array = jax.jvp(grad, (t,), (v.astype(t.dtype),))[1]
-            return tangent
-
-        return hessian_from_hvp(hvp_at, t.size)
+        return hessian_from_hvp(lambda v: product(t, v), t.size)
 
     h: jax.Array = hessian(theta)
     return h
@@ -125,14 +121,31 @@ def hvp(loss_fn: LossFn, params: Any) -> tuple[MatVec, int]:
     Costs about two gradient evaluations; H is never formed.
     """
     flat_loss, theta = flatten(loss_fn, params)
-    grad = jax.grad(flat_loss)
+    product = flat_hvp(flat_loss)
 
     @jax.jit
     def matvec(v: jax.Array) -> jax.Array:
-        tangent: jax.Array = jax.jvp(grad, (theta,), (v.astype(theta.dtype),))[1]
-        return tangent
+        return product(theta, v)
 
     return matvec, int(theta.size)
+
+
+def flat_hvp(flat_loss: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+    """``(theta, v, *data) -> H(theta) v`` for a loss ``flat_loss(theta, *data)`` of the
+    flat parameter vector: forward-over-reverse autodiff (a JVP of the gradient),
+    about two gradient evaluations, H never formed. Unjitted: callers jit it with
+    their data as arguments, so one compilation serves every point and data set of
+    a shape (:func:`hvp`, :func:`dense_hessian`, :mod:`driftlab.hessian.recorder`).
+    """
+    grad = jax.grad(flat_loss)
+
+    def product(theta: jax.Array, v: jax.Array, *data: jax.Array) -> jax.Array:
+        tangent: jax.Array = jax.jvp(lambda t: grad(t, *data), (theta,), (v.astype(theta.dtype),))[
+            1
+        ]
+        return tangent
+
+    return product
 
 
 def lanczos(

@@ -1,8 +1,8 @@
-"""Run configuration: validated once, at the edge, into frozen typed objects.
+"""The feed-forward model's run configuration (:class:`RunConfig`, eq. 1 of the paper).
 
-A config is a nested mapping (YAML or TOML file, preset, ``--set key=value``
-overrides) turned into :class:`RunConfig` by :func:`parse_config`. Every error
-names the field and what is allowed, as one line (:class:`ConfigError`).
+Its sections, :func:`parse_config` (with the checks across fields), the presets
+(``quick``, ``fig2``, ...) and :func:`resolve`; the machinery it is built on
+(field checks, layers, the config hash) is :mod:`driftlab.config.schema`.
 
 Batch fields (``seed``, ``train.lr``, ``noise.update.sd``, ``noise.label.sd``,
 ``noise.label.width``, ``noise.input.sd``) take one value or a list; the run
@@ -12,35 +12,28 @@ compiled program.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
-import math
-import tomllib
-import typing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from importlib import resources
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from driftlab.config.schema import (
+    DTYPES,
+    MAX_STEPS,
+    build_section,
+    field_error,
+    layered_mapping,
+    load_named_preset,
+    preset_layers,
+)
 from driftlab.divergence import RULES as DIVERGENCE_RULES
 from driftlab.model import ACTIVATIONS, REGIMES
 from driftlab.noise import GENERATORS
 from driftlab.rules import RULES
-from driftlab.tasks.abstract import ABSTRACT_KINDS, ABSTRACT_SCALINGS, AbstractParams
-from driftlab.tasks.corridor import (
-    SCALINGS,
-    TEXTURE_MAPPINGS,
-    VELOCITY_INPUTS,
-    CorridorParams,
-)
-
-
-class ConfigError(ValueError):
-    """A configuration value is not allowed; the message names the field."""
+from driftlab.tasks.abstract import ABSTRACT_KINDS, AbstractParams
+from driftlab.tasks.corridor import CorridorParams
 
 
 def _choice(*values: str) -> dict[str, Any]:
@@ -51,50 +44,14 @@ def _positive() -> dict[str, Any]:
     return {"min": 0.0, "strict": True}
 
 
-def _nonneg() -> dict[str, Any]:
-    return {"min": 0.0}
-
-
 def _batch(**meta: Any) -> dict[str, Any]:
     return {"batch": True, **meta}
 
 
 TASKS: tuple[str, ...] = ("corridor", *ABSTRACT_KINDS)
-MAX_STEPS = 2**31 - 1  # the step counter is an int32
 UPDATE_FORMS: tuple[str, ...] = ("gradient", "parameter")
 LABEL_KINDS: tuple[str, ...] = ("gaussian", "uniform")
-DTYPES: tuple[str, ...] = ("float32", "float64")
 HESSIAN_METHODS: tuple[str, ...] = ("auto", "dense", "lanczos")
-
-_CORRIDOR_META: dict[str, dict[str, Any]] = {
-    "L_x": _positive(),
-    "L_y": _positive(),
-    "L_vis": {"min": 2},
-    "theta_vis": {"min": 0.0, "strict": True, "max": math.pi / 2},
-    "V0": _positive(),
-    "speed_sd": _nonneg(),
-    "sigma_theta": _nonneg(),
-    "K_smooth": _positive(),
-    "buffer_x": {"min": 0.0, "max": 0.5},
-    "buffer_y": {"min": 0.0, "max": 0.5, "strict_max": True},
-    "n_samples": {"min": 2},
-    "texture_mapping": _choice(*TEXTURE_MAPPINGS),
-    "velocity_input": _choice(*VELOCITY_INPUTS),
-    "scale": _choice(*SCALINGS),
-}
-
-
-_ABSTRACT_META: dict[str, dict[str, Any]] = {
-    "kind": {"internal": True},  # set from task.name
-    "d_in": {"min": 1},
-    "d_out": {"min": 1},
-    "n_samples": {"min": 2},
-    "ring": {"min": 2},
-    "texture_sd": _positive(),
-    "field_of_view": _positive(),
-    "step_scale": _nonneg(),
-    "scale": _choice(*ABSTRACT_SCALINGS),
-}
 
 
 @dataclass(frozen=True)
@@ -247,98 +204,6 @@ class RunConfig:
         return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes.values())]
 
 
-_META_OVERRIDES: dict[type, dict[str, dict[str, Any]]] = {
-    CorridorParams: _CORRIDOR_META,
-    AbstractParams: _ABSTRACT_META,
-}
-
-
-def field_error(path: str, message: str) -> ConfigError:
-    """The one-line error of a config field: ``config field 'PATH': MESSAGE``."""
-    return ConfigError(f"config field '{path}': {message}")
-
-
-def _check_range(path: str, value: float, meta: Mapping[str, Any]) -> None:
-    lo, hi = meta.get("min"), meta.get("max")
-    if lo is not None and (value <= lo if meta.get("strict") else value < lo):
-        raise field_error(
-            path, f"must be {'>' if meta.get('strict') else '>='} {lo}, got {value!r}"
-        )
-    if hi is not None and (value >= hi if meta.get("strict_max") else value > hi):
-        raise field_error(
-            path, f"must be {'<' if meta.get('strict_max') else '<='} {hi}, got {value!r}"
-        )
-    if isinstance(value, float) and not math.isfinite(value):
-        raise field_error(path, f"must be finite, got {value!r}")
-
-
-def _scalar(path: str, value: Any, kind: type, meta: Mapping[str, Any]) -> Any:
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise field_error(path, f"expected true or false, got {value!r}")
-        return value
-    if kind is str:
-        if not isinstance(value, str):
-            raise field_error(path, f"expected a string, got {value!r}")
-        choices = meta.get("choices")
-        if callable(choices):  # a registry that can grow (driftlab.rules.register_rule)
-            choices = choices()
-        if choices and value not in choices:
-            raise field_error(path, f"got {value!r}; allowed: {', '.join(choices)}")
-        return value
-    if isinstance(value, str):  # YAML 1.1 reads 1e-2 and 1e5 as strings
-        with contextlib.suppress(ValueError):
-            value = float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise field_error(
-            path, f"expected {'an integer' if kind is int else 'a number'}, got {value!r}"
-        )
-    if kind is int:
-        if isinstance(value, float) and not value.is_integer():
-            raise field_error(path, f"expected an integer, got {value!r}")
-        value = int(value)
-    else:
-        value = float(value)
-    _check_range(path, value, meta)
-    return value
-
-
-def _field_type(cls: type, name: str) -> Any:
-    return typing.get_type_hints(cls)[name]
-
-
-def build_section(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
-    """A frozen config dataclass ``cls`` from a mapping, every field checked against its
-    metadata (choices, ranges, batch lists); nested dataclasses recursively. Errors
-    name the field by its dotted path under ``prefix``."""
-    if not isinstance(raw, Mapping):
-        raise field_error(prefix.rstrip("."), f"expected a table of fields, got {raw!r}")
-    overrides = _META_OVERRIDES.get(cls, {})
-    known = {
-        f.name: f for f in fields(cls) if not overrides.get(f.name, f.metadata).get("internal")
-    }
-    unknown = sorted(set(raw) - set(known))
-    if unknown:
-        raise field_error(f"{prefix}{unknown[0]}", f"unknown; allowed: {', '.join(known)}")
-    kwargs: dict[str, Any] = {}
-    for name, value in raw.items():
-        f = known[name]
-        path = f"{prefix}{name}"
-        meta = overrides.get(name, f.metadata)
-        kind = _field_type(cls, name)
-        if dataclasses.is_dataclass(kind):
-            kwargs[name] = build_section(kind, value, f"{path}.")  # type: ignore[arg-type]
-        elif meta.get("batch"):
-            items = value if isinstance(value, list | tuple) else [value]
-            if not items:
-                raise field_error(path, "expected a value or a non-empty list")
-            elem = typing.get_args(kind)[0]
-            kwargs[name] = tuple(_scalar(path, v, elem, meta) for v in items)
-        else:
-            kwargs[name] = _scalar(path, value, kind, meta)
-    return cls(**kwargs)
-
-
 def _check_consistency(cfg: RunConfig) -> None:
     corridor = cfg.task.corridor
     if corridor.n_tiles < corridor.L_vis:
@@ -385,87 +250,12 @@ def parse_config(raw: Mapping[str, Any]) -> RunConfig:
     return cfg
 
 
-def first_difference(a: Any, b: Any, path: str = "") -> str:
-    """The first field where two plain config dicts differ, as ``field 'x.y': A there, B here``."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in a:
-            if a[key] != b.get(key):
-                return first_difference(a[key], b.get(key), f"{path}.{key}" if path else key)
-    return f"field '{path}': {a!r} there, {b!r} here"
-
-
-def to_dict(cfg: Any) -> Any:
-    """The plain nested dict of a config (tuples as lists), as stored in a run directory."""
-    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
-        overrides = _META_OVERRIDES.get(type(cfg), {})
-        return {
-            f.name: to_dict(getattr(cfg, f.name))
-            for f in fields(cfg)
-            if not overrides.get(f.name, f.metadata).get("internal")
-        }
-    if isinstance(cfg, tuple):
-        return [to_dict(v) for v in cfg]
-    return cfg
-
-
-def load_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML (.yaml, .yml) or TOML (.toml) config file into a mapping."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file '{path}': not found")
-    text = path.read_text()
-    try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
-        first = str(err).splitlines()[0]
-        raise ConfigError(f"config file '{path}': cannot be parsed: {first}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file '{path}': expected a mapping of fields at the top")
-    return data
-
-
 PRESETS: tuple[str, ...] = ("quick", "fig2", "fig2_authors", "fig4_update", "fig4_label")
 
 
 def load_preset(name: str) -> dict[str, Any]:
     """The mapping of a named preset (``quick``: the default main job; ``fig2``: Figure 2)."""
-    if name not in PRESETS:
-        raise ConfigError(f"preset '{name}': unknown; allowed: {', '.join(PRESETS)}")
-    text = resources.files("driftlab").joinpath(f"presets/{name}.yaml").read_text()
-    data: dict[str, Any] = yaml.safe_load(text) or {}
-    return data
-
-
-def apply_override(raw: dict[str, Any], assignment: str) -> None:
-    """Apply one ``dotted.key=value`` override (value parsed as YAML) in place."""
-    key, sep, text = assignment.partition("=")
-    if not sep or not key:
-        raise ConfigError(f"--set '{assignment}': expected key=value, e.g. train.steps=1000")
-    try:
-        value = yaml.safe_load(text) if text else ""
-    except yaml.YAMLError:
-        value = text
-    node = raw
-    parts = key.split(".")
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise field_error(key, f"'{part}' is a value, not a table")
-        node = child
-    node[parts[-1]] = value
-
-
-def merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge ``update`` into a copy of ``base``."""
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+    return load_named_preset(name, PRESETS)
 
 
 def config_layers(
@@ -476,32 +266,13 @@ def config_layers(
 ) -> list[tuple[str, dict[str, Any]]]:
     """The layers :func:`resolve` merges, last wins: (name, mapping) for the preset
     (``preset NAME``), the file (``file NAME``) and each ``--set`` (``--set``)."""
-    layers: list[tuple[str, dict[str, Any]]] = []
-    if preset is not None or config_file is None:
-        layers.append((f"preset {preset or 'quick'}", load_preset(preset or "quick")))
-    if config_file is not None:
-        layers.append((f"file {Path(config_file).name}", load_file(config_file)))
-    for assignment in overrides:
-        raw: dict[str, Any] = {}
-        apply_override(raw, assignment)
-        layers.append(("--set", raw))
-    return layers
-
-
-def field_source(path: str, layers: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
-    """Which of :func:`config_layers`'s layers set the field ``path`` (dotted) last:
-    its name, or ``default`` when none did."""
-    for layer, raw in layers[::-1]:
-        node: object = raw
-        for part in path.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                break
-            node = node[part]
-        else:
-            return layer
-        if not isinstance(node, Mapping):  # a whole section set by this layer
-            return layer
-    return "default"
+    return preset_layers(
+        config_file,
+        preset=preset,
+        overrides=overrides,
+        load_preset=load_preset,
+        default_preset="quick",
+    )
 
 
 def describe_noise(cfg: RunConfig, source: Callable[[str], str] | None = None) -> str:
@@ -547,11 +318,11 @@ def resolve(
     overrides: Sequence[str] = (),
 ) -> RunConfig:
     """Preset (default ``quick`` when no file is given), then file, then overrides."""
-    raw: dict[str, Any] = {}
-    if preset is not None or config_file is None:
-        raw = load_preset(preset or "quick")
-    if config_file is not None:
-        raw = merge(raw, load_file(config_file))
-    for assignment in overrides:
-        apply_override(raw, assignment)
+    raw = layered_mapping(
+        config_file,
+        preset=preset,
+        overrides=overrides,
+        load_preset=load_preset,
+        default_preset="quick",
+    )
     return parse_config(raw)

@@ -1,9 +1,12 @@
-"""Flatness during a run: the Hessian summaries recorded at ``record.hessian``'s schedule.
+"""Flatness during a run: the Hessian summaries, a recorder with a schedule of its own.
 
-The run layer's bridge between a batch of networks and :mod:`driftlab.hessian`:
-for each network, the Hessian of its clean training loss (paper eq. 2) at the
-current parameters, always in float64 whatever the run's dtype. Recorded per
-network (``hessian_time``, ``network``):
+:func:`hessian_record` is the bridge between a batch of networks and
+:mod:`driftlab.hessian`: for each network, the Hessian of its clean training
+loss (paper eq. 2) at the current parameters, always in float64 whatever the
+run's dtype, through :func:`driftlab.hessian.flat_hvp` and summarised by
+:func:`driftlab.hessian.summarise`. :class:`HessianRecorder` plugs it into the
+runner (:mod:`driftlab.runner.loop`) at ``record.hessian``'s schedule. Recorded
+per network (``hessian_time``, ``network``):
 
 ===================  =========================================================
 n_nonzero            eigenvalues with |lambda| > rtol max |lambda|, rtol =
@@ -48,16 +51,21 @@ are not finite (diverged) records NaN throughout.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import xarray as xr
 
 from driftlab import hessian
-from driftlab.config import HessianRecord
+from driftlab.metrics.spectrum import RTOL_RANGE
 from driftlab.model import Params, hidden_activity, mse_loss
+from driftlab.runner.recorders import Series, SeriesRecorder
+from driftlab.storage import read_npz, write_netcdf, write_npz
 
 HESSIAN_RECORDED = (
     "n_nonzero",
@@ -140,9 +148,24 @@ class HessianRecordPoint:
     spectra: np.ndarray | None
 
 
-def uses_dense(cfg: HessianRecord, n_params: int) -> bool:
-    """Whether ``cfg.method`` means the dense spectrum for networks of ``n_params``."""
-    return cfg.method == "dense" or (cfg.method == "auto" and n_params <= cfg.dense_max)
+@dataclass(frozen=True)
+class HessianOptions:
+    """How a record computes the Hessian: ``method`` ``dense`` (the exact spectrum,
+    O(P^3)), ``lanczos`` (max by ``lanczos_steps`` Lanczos steps, trace by
+    Hutchinson with ``hutchinson_samples`` probes; no counts) or ``auto`` (dense
+    up to ``dense_max`` parameters); ``rtol``: the count's tolerance; ``spectrum``:
+    also keep every dense spectrum."""
+
+    method: str = "auto"
+    dense_max: int = 5000
+    rtol: float = hessian.DEFAULT_RTOL
+    spectrum: bool = True
+    lanczos_steps: int = 80
+    hutchinson_samples: int = 100
+
+    def uses_dense(self, n_params: int) -> bool:
+        """Whether ``method`` means the dense spectrum for networks of ``n_params``."""
+        return self.method == "dense" or (self.method == "auto" and n_params <= self.dense_max)
 
 
 def _unflatten(theta: jax.Array, hidden: int, d_in: int, d_out: int) -> Params:
@@ -157,19 +180,19 @@ def _unflatten(theta: jax.Array, hidden: int, d_in: int, d_out: int) -> Params:
 
 @functools.cache
 def _compiled(activation: str, hidden: int, d_in: int, d_out: int) -> Compiled:
-    """Jitted (theta, x, y) -> H and (theta, x, y, v) -> H v of the training loss."""
+    """Jitted (theta, x, y) -> H and (theta, x, y, v) -> H v of the training loss,
+    from :func:`driftlab.hessian.flat_hvp`: compiled once per network shape."""
 
     def loss(theta: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
         return mse_loss(_unflatten(theta, hidden, d_in, d_out), x, y, activation)
 
-    grad = jax.grad(loss)
+    product = hessian.flat_hvp(loss)
 
     def hvp(theta: jax.Array, x: jax.Array, y: jax.Array, v: jax.Array) -> jax.Array:
-        tangent: jax.Array = jax.jvp(lambda t: grad(t, x, y), (theta,), (v,))[1]
-        return tangent
+        return product(theta, v, x, y)
 
     def dense(theta: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
-        return hessian.hessian_from_hvp(lambda v: hvp(theta, x, y, v), theta.size)
+        return hessian.hessian_from_hvp(lambda v: product(theta, v, x, y), theta.size)
 
     return jax.jit(dense), jax.jit(hvp)
 
@@ -180,19 +203,22 @@ def hessian_record(
     y: np.ndarray,
     *,
     activation: str,
-    cfg: HessianRecord,
     key: jax.Array,
+    options: HessianOptions = HessianOptions(),
 ) -> HessianRecordPoint:
     """The Hessian summaries of every network of a batch.
 
     params: leaves with a leading network axis (B, ...); x (B, N, d_in); y (B, N, d_out);
     ``key`` seeds the Lanczos start and Hutchinson probes (unused when dense).
+    Returns the summaries (name -> (B,), :data:`HESSIAN_RECORDED`) and, for dense
+    spectra kept by ``options.spectrum``, the spectra (B, P).
     """
+    cfg = options
     m = np.asarray(params.m)
     n_networks, hidden, d_in = m.shape
     d_out = int(y.shape[-1])
     n_params = hidden * (d_in + 1 + d_out)
-    dense = uses_dense(cfg, n_params)
+    dense = cfg.uses_dense(n_params)
     nan = float("nan")
     values: dict[str, list[float]] = {k: [] for k in HESSIAN_RECORDED}
     spectra: list[np.ndarray] = []
@@ -236,3 +262,77 @@ def hessian_record(
         values={k: np.asarray(v, np.float64) for k, v in values.items()},
         spectra=np.stack(spectra) if spectra else None,
     )
+
+
+class HessianRecorder(SeriesRecorder):
+    """Hessian summaries at ``schedule`` (their own record points, ``hessian_time``).
+
+    x (B, N, d_in), y (B, N, d_out): the clean training data; ``seed``: the key of
+    the Lanczos and Hutchinson draws at step t is ``fold_in(key(seed), t)``.
+    Checkpoint keys ``hes/step``, ``hes/<name>``; dense spectra go to
+    ``snapshots/hessian_<step>.npz`` and, at the end, ``hessian.nc``.
+    """
+
+    def __init__(
+        self,
+        schedule: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        activation: str,
+        seed: int,
+        options: HessianOptions,
+    ) -> None:
+        self.schedule, self.at_stop = schedule, False
+        self.x, self.y, self.activation, self.seed = x, y, activation, seed
+        self.options = options
+        self.series = Series(HESSIAN_RECORDED, int(x.shape[0]), "hes")
+
+    def record(self, point: Any, out: Path) -> None:
+        found = hessian_record(
+            point.state.params,
+            self.x,
+            self.y,
+            activation=self.activation,
+            key=jax.random.fold_in(jax.random.key(self.seed), point.step),
+            options=self.options,
+        )
+        self.series.append(point.step, found.values)
+        if found.spectra is not None:
+            write_npz(self._spectrum(out, point.step), {"eigs": found.spectra})
+
+    @staticmethod
+    def _spectrum(out: Path, step: int) -> Path:
+        return out / "snapshots" / f"hessian_{step:012d}.npz"
+
+    def timeseries(self, ds: xr.Dataset) -> xr.Dataset:
+        if not self.series.steps:
+            return ds
+        names = {k: long_name(k, self.options.rtol) for k in HESSIAN_RECORDED}
+        ds = self.series.add_to(
+            ds,
+            dim="hessian_time",
+            coord="hessian_step",
+            var=lambda name: f"hessian_{name}",
+            long_names=names,
+        )
+        ds.attrs["hessian_rtol"] = self.options.rtol
+        ds.attrs["hessian_rtol_range"] = list(RTOL_RANGE)
+        return ds
+
+    def finish(self, out: Path, coords: Mapping[str, Any]) -> None:
+        """Gather the dense spectra into ``hessian.nc`` (when every record kept one)."""
+        steps = np.asarray(self.series.steps, np.int64)
+        paths = [self._spectrum(out, int(s)) for s in steps]
+        if not paths or not all(p.is_file() for p in paths):
+            return
+        eigs = np.stack([read_npz(p)["eigs"] for p in paths])
+        ds = xr.Dataset(
+            {"eigenvalues": (("hessian_time", "network", "eigenvalue"), eigs)},
+            coords={**coords, "hessian_step": ("hessian_time", steps)},
+        )
+        ds["eigenvalues"].attrs["long_name"] = (
+            "eigenvalues of the Hessian of the training loss, ascending (float64, eigvalsh)"
+        )
+        ds.attrs["rtol"] = self.options.rtol
+        write_netcdf(out / "hessian.nc", ds)
