@@ -1,4 +1,4 @@
-"""Statistical properties of the counter-based noise (DESIGN.md test kind 3)."""
+"""Statistical properties of the counter-based noise (moments, independence, reproducibility)."""
 
 from __future__ import annotations
 
