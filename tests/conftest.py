@@ -25,6 +25,14 @@ TINY: dict[str, Any] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def checkpoint_every_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests interrupt runs at chosen chunks and expect the checkpoint of that chunk:
+    checkpoint every chunk (a user's default is every 10 s; tests/test_reliability.py
+    tests that default explicitly). Inherited by the CLI subprocesses of the tests."""
+    monkeypatch.setenv("DRIFTLAB_CHECKPOINT_SECONDS", "0")
+
+
 @pytest.fixture
 def tiny_raw() -> dict[str, Any]:
     import copy

@@ -446,6 +446,7 @@ def test_resume_equals_uninterrupted_and_run_directory(tmp_path: Path) -> None:
         "activity.nc",
         "checkpoint.npz",
         "status.json",
+        ".driftlab.lock",
     }
     ds = load_hebbian_run(out)
     ts = ds["timeseries"]

@@ -10,6 +10,10 @@ import pytest
 JAX_FREE = (
     "driftlab",
     "driftlab.rundir",
+    "driftlab.errors",
+    "driftlab.runner.lock",
+    "driftlab.runner.progress",
+    "driftlab.cli",
     "driftlab.metrics",
     "driftlab.metrics.spectrum",
     "driftlab.plots",

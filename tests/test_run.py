@@ -43,6 +43,7 @@ def test_run_directory_is_complete(tmp_path: Path, tiny_cfg) -> None:
         "activity.nc",
         "checkpoint.npz",
         "status.json",
+        ".driftlab.lock",  # the lock file stays; the lock is released with the process
     }
     stored = parse_config(yaml.safe_load((out / "config.yaml").read_text()))
     assert to_dict(stored) == to_dict(tiny_cfg)

@@ -1,6 +1,10 @@
 """The ``driftlab`` command line: argument parsing, progress, exit codes; no science.
 
-Exit codes: 0 success, 1 a run diverged or failed, 2 bad input (config, arguments).
+Every error a user can cause is one line on stderr and an exit code
+(:mod:`driftlab.errors`): 0 success, 1 every network diverged, 2 bad input
+(config, arguments, ``--out``, a damaged run directory), 3 the run directory is
+in use by another process, 4 a file could not be written during the run, 130
+Ctrl-C and 143 SIGTERM (both stop after a checkpoint; rerun to resume).
 """
 
 from __future__ import annotations
@@ -12,7 +16,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from driftlab.errors import (
+    EXIT_FAILED,
+    EXIT_IO,
+    EXIT_OK,
+    EXIT_USAGE,
+    DriftlabError,
+    RunInterruptedError,
+)
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+MAX_MESSAGE = 600  # characters of an error message shown
 
 
 def _cpus(text: str) -> int:
@@ -40,7 +54,17 @@ def _add_run_options(parser: argparse.ArgumentParser, example: str, *, figure: s
         help=f"override one field, e.g. {example}",
     )
     parser.add_argument("--out", help="run directory (default: runs/<preset-or-config>-<hash>)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the config and print what would run; train nothing, write nothing",
+    )
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="delete the run already in --out (this config's or another's) and start over",
+    )
     parser.add_argument(
         "--no-figures", action="store_true", help=f"do not write {figure} next to the run"
     )
@@ -177,7 +201,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.cpus:
         limit_cpus(args.cpus)
     from driftlab.config import (
-        ConfigError,
+        check_resources,
         config_hash,
         config_layers,
         describe_noise,
@@ -186,30 +210,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     from driftlab.run import execute
 
-    try:
-        cfg = resolve(args.config, preset=args.preset, overrides=args.overrides)
-        out = (
-            Path(args.out) if args.out else _default_out(args.config, args.preset, config_hash(cfg))
-        )
-        n_networks = len(cfg.batch())
-        base = args.preset or ("defaults" if args.config else "quick")
+    cfg = resolve(args.config, preset=args.preset, overrides=args.overrides)
+    check_resources(cfg)
+    out = Path(args.out) if args.out else _default_out(args.config, args.preset, config_hash(cfg))
+    n_networks = cfg.n_networks
+    base = args.preset or ("defaults" if args.config else "quick")
 
-        layers = config_layers(args.config, preset=args.preset, overrides=args.overrides)
+    layers = config_layers(args.config, preset=args.preset, overrides=args.overrides)
 
-        def source(path: str) -> str:
-            return field_source(path, layers)
+    def source(path: str) -> str:
+        return field_source(path, layers)
 
-        print(f"driftlab: {describe_noise(cfg, source)}", file=sys.stderr)
-        print(
-            f"driftlab: {n_networks} network{'s' if n_networks > 1 else ''}, "
-            f"{cfg.train.steps:,} steps ({base} + {args.config or 'no file'}"
-            f"{' + --set' if args.overrides else ''}) -> {out}",
-            file=sys.stderr,
-        )
-        result = execute(cfg, out, progress=not args.quiet)
-    except ConfigError as err:
-        print(f"driftlab: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+    print(f"driftlab: {describe_noise(cfg, source)}", file=sys.stderr)
+    print(
+        f"driftlab: {n_networks} network{'s' if n_networks > 1 else ''}, "
+        f"{cfg.train.steps:,} steps ({base} + {args.config or 'no file'}"
+        f"{' + --set' if args.overrides else ''}) -> {out}",
+        file=sys.stderr,
+    )
+    if args.check:
+        return _checked(cfg, out)
+    result = execute(cfg, out, progress=not args.quiet, restart=args.restart)
     _summarise(result.out_dir)
     corridor = cfg.task.name == "corridor"
     if not args.no_figures and result.status == "complete" and cfg.record.hidden and corridor:
@@ -230,6 +251,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def _checked(cfg: Any, out: Path) -> int:
+    """``--check``: what the valid config ``cfg`` would take; nothing is written."""
+    from driftlab.config import config_hash
+    from driftlab.config.schema import show_bytes
+
+    need = cfg.resources()
+    print(
+        f"config is valid: {config_hash(cfg)} -> {out}; about {show_bytes(need.memory_bytes)} "
+        f"of memory, {show_bytes(need.disk_bytes)} on disk"
+    )
     return EXIT_OK
 
 
@@ -265,8 +299,14 @@ def _summarise(out_dir: Path) -> None:
             )
 
 
+def one_line(message: str) -> str:
+    """``message`` as one printable line of at most :data:`MAX_MESSAGE` characters."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in message).split())
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+
 def _usage_error(message: str) -> int:
-    print(f"driftlab: error: {message}", file=sys.stderr)
+    print(f"driftlab: error: {one_line(message)}", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -390,18 +430,18 @@ def _cmd_hebbian(args: argparse.Namespace) -> int:
 
     if args.cpus:
         limit_cpus(args.cpus)
-    from driftlab.config import ConfigError, config_hash
+    from driftlab.config import check_resources, config_hash
     from driftlab.hebbian.config import resolve_hebbian
     from driftlab.hebbian.run import execute_hebbian, summarise_hebbian
 
-    try:
-        cfg = resolve_hebbian(args.config, preset=args.preset, overrides=args.overrides)
-        stem = Path(args.config).stem if args.config else (args.preset or "hebbian_ring")
-        out = Path(args.out) if args.out else Path("runs") / f"{stem}-{config_hash(cfg)}"
-        print(f"driftlab hebbian: {cfg.train.steps:,} plasticity steps -> {out}", file=sys.stderr)
-        result = execute_hebbian(cfg, out, progress=not args.quiet)
-    except ConfigError as err:
-        return _usage_error(str(err))
+    cfg = resolve_hebbian(args.config, preset=args.preset, overrides=args.overrides)
+    check_resources(cfg)
+    stem = Path(args.config).stem if args.config else (args.preset or "hebbian_ring")
+    out = Path(args.out) if args.out else Path("runs") / f"{stem}-{config_hash(cfg)}"
+    print(f"driftlab hebbian: {cfg.train.steps:,} plasticity steps -> {out}", file=sys.stderr)
+    if args.check:
+        return _checked(cfg, out)
+    result = execute_hebbian(cfg, out, progress=not args.quiet, restart=args.restart)
     print("\n".join(summarise_hebbian(result.out_dir)))
     if not args.no_figures and result.status == "complete":
         from driftlab.experiments import fig3c
@@ -442,8 +482,29 @@ def _use_file_backend() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _use_file_backend()
-    if args.command in ("run", "generality"):
+    if args.command in ("run", "generality", "hebbian"):
         _print_notices()
+    try:
+        return _dispatch(args)
+    except RunInterruptedError as err:
+        print(f"driftlab: {one_line(str(err))}", file=sys.stderr)
+        return err.exit_code
+    except DriftlabError as err:
+        print(f"driftlab: error: {one_line(str(err))}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:  # before training started, or a second Ctrl-C
+        print(
+            "driftlab: interrupted; rerun the same command to resume from the last checkpoint",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except OSError as err:  # e.g. a figure on a full disk; a run's own files are RunIOError
+        where = f": '{err.filename}'" if err.filename else ""
+        print(f"driftlab: error: {one_line(str(err.strerror or err))}{where}", file=sys.stderr)
+        return EXIT_IO
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "hebbian":
         return _cmd_hebbian(args)
     if args.command == "generality":

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from driftlab.config import RunConfig, parse_config
+from driftlab.config import RunConfig, check_resources, parse_config
 from driftlab.config import config_hash as config_hash  # re-exported
 from driftlab.divergence import REASONS as DIVERGENCE_REASONS
 from driftlab.divergence import DivergenceCheck
@@ -168,7 +168,6 @@ class FeedforwardEngine:
     (:class:`driftlab.runner.loop.Engine`)."""
 
     model = "feedforward"
-    timeseries_every_s = 0.0  # timeseries.nc at every record point
 
     def __init__(self, cfg: RunConfig) -> None:
         self.config = cfg
@@ -256,14 +255,19 @@ def execute(
     *,
     progress: bool = True,
     on_chunk: ProgressFn | None = None,
+    restart: bool = False,
 ) -> RunResult:
     """Train the batch of ``cfg`` into ``out_dir``, resuming from its checkpoint if any.
 
-    ``progress``: show a progress bar; ``on_chunk(step, total, steps_per_second)`` is
+    ``progress``: show progress on stderr; ``restart``: delete the run already in
+    ``out_dir`` and start over; ``on_chunk(step, total, steps_per_second)`` is
     called after every chunk. Returns the run's outcome (a finished run's is read
-    from its status.json without computing anything). Raises :class:`RunDirError`
-    if ``out_dir`` holds a different run.
+    from its status.json without computing anything). Raises the one-line errors
+    of :func:`driftlab.runner.loop.run_engine`: :class:`RunDirError` if
+    ``out_dir`` holds a different run, ``DamagedRunError``, ``RunDirBusyError``,
+    ``RunInterruptedError``, ``RunIOError``.
     """
+    check_resources(cfg)  # before anything is allocated
     with float_context(cfg.model.dtype):
         return run_engine(
             cfg,
@@ -273,6 +277,7 @@ def execute(
             kind="feed-forward",
             progress=progress,
             on_chunk=on_chunk,
+            restart=restart,
         )
 
 

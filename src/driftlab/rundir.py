@@ -18,6 +18,10 @@ Layout of a run directory (every file written atomically):
 ``checkpoint.npz``   the state after the last chunk (engine-specific)
 ``snapshots/``       per-record files while the run is running
 ``figures/``         figures drawn from the files above
+``.driftlab.lock``   the lock a running process holds (:mod:`driftlab.runner.lock`)
+
+A file that cannot be read raises :class:`DamagedRunError`, whose message names
+the file and what the user can do.
 """
 
 from __future__ import annotations
@@ -28,10 +32,24 @@ from typing import Any
 
 import xarray as xr
 
+from driftlab.errors import DamagedRunError
 from driftlab.storage import open_netcdf
 
 DATASETS: tuple[str, ...] = ("timeseries", "data", "inputs", "activity", "params", "hessian")
 """The netCDF files a run directory may hold, by name (``<name>.nc``)."""
+
+RESTART_HINT = "rerun the same command with --restart to start this run over"
+
+
+def damaged(
+    out: str | Path, name: str, problem: object, hint: str = RESTART_HINT
+) -> DamagedRunError:
+    """The error for file ``name`` of run directory ``out``: ``problem`` (an exception,
+    shown as its type and first line, or a description) and ``hint``."""
+    if isinstance(problem, BaseException):
+        text = str(problem).strip().splitlines()
+        problem = type(problem).__name__ + (f": {text[0][:200]}" if text else "")
+    return DamagedRunError(f"run directory '{out}' is damaged: {name}: {problem}; {hint}")
 
 
 def is_run_dir(path: str | Path) -> bool:
@@ -48,9 +66,15 @@ def load_run(out_dir: str | Path) -> dict[str, xr.Dataset]:
     out = Path(out_dir)
     if not is_run_dir(out):
         raise FileNotFoundError(f"'{out}' holds no timeseries.nc: not a driftlab run directory")
-    return {
-        name: open_netcdf(out / f"{name}.nc") for name in DATASETS if (out / f"{name}.nc").is_file()
-    }
+    found = {}
+    for name in DATASETS:
+        path = out / f"{name}.nc"
+        if path.is_file():
+            try:
+                found[name] = open_netcdf(path)
+            except Exception as err:  # any failure to read the file means it is damaged
+                raise damaged(out, path.name, err) from None
+    return found
 
 
 def load_hebbian_run(out_dir: str | Path) -> dict[str, xr.Dataset]:
@@ -68,5 +92,12 @@ def read_status(out_dir: str | Path) -> dict[str, Any]:
     path = Path(out_dir) / "status.json"
     if not path.is_file():
         return {}
-    status: dict[str, Any] = json.loads(path.read_text())
+    try:
+        status = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError) as err:  # JSON and UTF-8 errors are ValueErrors
+        raise damaged(out_dir, "status.json", err) from None
+    if not isinstance(status, dict):
+        raise damaged(
+            out_dir, "status.json", f"expected a JSON object, got {type(status).__name__}"
+        )
     return status

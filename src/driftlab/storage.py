@@ -23,17 +23,27 @@ class RunNotice(UserWarning):
     """Something a user resuming a run should know; the command line prints it as one line."""
 
 
+class WriteError(OSError):
+    """Writing a file failed (a full disk, a read-only file system, ...); ``filename``
+    is the file meant, not its temporary, and nothing of it was left behind."""
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp_path)`` then move the result onto ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    # created like any new file (mode 0666 less the umask), exclusively ours
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # created like any new file (mode 0666 less the umask), exclusively ours
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    except OSError as err:
+        raise WriteError(err.errno, err.strerror or str(err), str(path)) from err
     try:
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        raise WriteError(err.errno, err.strerror or str(err), str(path)) from err
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -59,7 +69,9 @@ def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
+    """Every array of an ``.npz`` file (no pickled objects); the file is closed even
+    when it turns out not to be one."""
+    with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
 
 

@@ -7,26 +7,48 @@ Its sections, :func:`parse_config` (with the checks across fields), the presets
 Batch fields (``seed``, ``train.lr``, ``noise.update.sd``, ``noise.label.sd``,
 ``noise.label.width``, ``noise.input.sd``) take one value or a list; the run
 trains one network for every combination (their Cartesian product), all in one
-compiled program.
+compiled program; at most :data:`~driftlab.config.schema.MAX_NETWORKS` of them.
+
+Every numeric field has a lower and an upper bound (its ``metadata``): generous
+(a learning rate or noise level up to :data:`~driftlab.config.schema.MAX_SCALE`,
+up to :data:`~driftlab.config.schema.MAX_UNITS` hidden units), so that a config
+that passes cannot crash the run inside JAX or numpy. What the bounds allow
+together is then estimated by :func:`estimate_resources` (memory and disk,
+before anything is allocated) and refused by :func:`~driftlab.config.resources.check_resources`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from driftlab.config.schema import (
-    DTYPES,
-    MAX_STEPS,
-    build_section,
-    field_error,
+from driftlab.config.layers import (
     layered_mapping,
     load_named_preset,
     preset_layers,
+)
+from driftlab.config.resources import (
+    Part,
+    Resources,
+    combine,
+    count_records,
+)
+from driftlab.config.schema import (
+    DTYPES,
+    MAX_RECORDS,
+    MAX_SAMPLES,
+    MAX_SCALE,
+    MAX_STEPS,
+    MAX_UNITS,
+    build_section,
+    check_networks,
+    field_error,
 )
 from driftlab.divergence import RULES as DIVERGENCE_RULES
 from driftlab.model import ACTIVATIONS, REGIMES
@@ -40,8 +62,16 @@ def _choice(*values: str) -> dict[str, Any]:
     return {"choices": values}
 
 
-def _positive() -> dict[str, Any]:
-    return {"min": 0.0, "strict": True}
+def _positive(hi: float = MAX_SCALE) -> dict[str, Any]:
+    return {"min": 0.0, "strict": True, "max": hi}
+
+
+def _amplitude() -> dict[str, Any]:
+    return {"min": 0.0, "max": MAX_SCALE}
+
+
+def _count(hi: int) -> dict[str, Any]:
+    return {"min": 0, "max": hi}
 
 
 def _batch(**meta: Any) -> dict[str, Any]:
@@ -73,7 +103,7 @@ class TaskConfig:
 class ModelConfig:
     """The network of eq. 1: hidden size, activation, initialisation regime, float type."""
 
-    hidden: int = field(default=500, metadata={"min": 1})
+    hidden: int = field(default=500, metadata={"min": 1, "max": MAX_UNITS})
     activation: str = field(default="relu", metadata=_choice(*ACTIVATIONS))
     init: str = field(default="lazy", metadata=_choice(*REGIMES))
     dtype: str = field(default="float32", metadata=_choice(*DTYPES))
@@ -88,9 +118,9 @@ class TrainConfig:
     ``divergence_window`` steps, or ``authors``, at once)."""
 
     rule: str = field(default="gd", metadata={"choices": lambda: tuple(RULES)})
-    lr: tuple[float, ...] = field(default=(0.1,), metadata=_batch(min=0.0, strict=True))
+    lr: tuple[float, ...] = field(default=(0.1,), metadata=_batch(**_positive()))
     steps: int = field(default=1_000_000, metadata={"min": 1, "max": MAX_STEPS})
-    batch_size: int = field(default=0, metadata={"min": 0})
+    batch_size: int = field(default=0, metadata=_count(MAX_SAMPLES))
     sed_sigma: float = field(default=0.1, metadata=_positive())
     divergence: str = field(default="persistent", metadata=_choice(*DIVERGENCE_RULES))
     divergence_window: int = field(default=1000, metadata={"min": 1, "max": MAX_STEPS})
@@ -102,7 +132,7 @@ class UpdateNoise:
     or on the parameters after it (paper eq. 3)."""
 
     form: str = field(default="gradient", metadata=_choice(*UPDATE_FORMS))
-    sd: tuple[float, ...] = field(default=(0.0,), metadata=_batch(min=0.0))
+    sd: tuple[float, ...] = field(default=(0.0,), metadata=_batch(**_amplitude()))
 
 
 @dataclass(frozen=True)
@@ -111,15 +141,15 @@ class LabelNoise:
     (U[0,1) - 1/2) * ``width`` (the authors' code; variance width^2 / 12)."""
 
     kind: str = field(default="gaussian", metadata=_choice(*LABEL_KINDS))
-    sd: tuple[float, ...] = field(default=(0.0,), metadata=_batch(min=0.0))
-    width: tuple[float, ...] = field(default=(0.0,), metadata=_batch(min=0.0))
+    sd: tuple[float, ...] = field(default=(0.0,), metadata=_batch(**_amplitude()))
+    width: tuple[float, ...] = field(default=(0.0,), metadata=_batch(**_amplitude()))
 
 
 @dataclass(frozen=True)
 class InputNoise:
     """Gaussian input noise of sd ``sd`` redrawn every step (the authors' code; off by default)."""
 
-    sd: tuple[float, ...] = field(default=(0.0,), metadata=_batch(min=0.0))
+    sd: tuple[float, ...] = field(default=(0.0,), metadata=_batch(**_amplitude()))
 
 
 @dataclass(frozen=True)
@@ -142,16 +172,16 @@ class HessianRecord:
     parameters). ``spectrum``: also store every dense spectrum (hessian.nc).
     Always computed in float64."""
 
-    every: int = field(default=0, metadata={"min": 0})
-    log_points: int = field(default=0, metadata={"min": 0})
+    every: int = field(default=0, metadata=_count(MAX_STEPS))
+    log_points: int = field(default=0, metadata=_count(MAX_RECORDS))
     method: str = field(default="auto", metadata=_choice(*HESSIAN_METHODS))
-    dense_max: int = field(default=5000, metadata={"min": 1})
+    dense_max: int = field(default=5000, metadata={"min": 1, "max": MAX_UNITS})
     rtol: float = field(
         default=1e-7, metadata={"min": 0.0, "strict": True, "max": 1.0, "strict_max": True}
     )
     spectrum: bool = True
-    lanczos_steps: int = field(default=80, metadata={"min": 2})
-    hutchinson_samples: int = field(default=100, metadata={"min": 2})
+    lanczos_steps: int = field(default=80, metadata={"min": 2, "max": 10_000})
+    hutchinson_samples: int = field(default=100, metadata={"min": 2, "max": 10_000})
 
     @property
     def enabled(self) -> bool:
@@ -167,8 +197,8 @@ class RecordConfig:
     whose spatial information beats the ``place_percentile``-th percentile of
     ``place_shuffles`` circular shifts of its activity (0: not recorded)."""
 
-    every: int = field(default=0, metadata={"min": 0})
-    log_points: int = field(default=0, metadata={"min": 0})
+    every: int = field(default=0, metadata=_count(MAX_STEPS))
+    log_points: int = field(default=0, metadata=_count(MAX_RECORDS))
     chunk: int = field(default=10_000, metadata={"min": 1, "max": MAX_STEPS})
     hidden: bool = True
     params: bool = False
@@ -190,22 +220,49 @@ class RunConfig:
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
 
+    def batch_axes(self) -> dict[str, tuple[float, ...]]:
+        """The values of each batch field, by its dotted name, in :data:`BATCH_FIELDS` order."""
+        return {path: operator.attrgetter(path)(self) for _, path in BATCH_FIELDS}
+
+    @property
+    def n_networks(self) -> int:
+        """Number of networks of the batch (the length of :meth:`batch`, not built)."""
+        return math.prod(len(values) for values in self.batch_axes().values())
+
     def batch(self) -> list[dict[str, float]]:
         """One dict per network: the Cartesian product of the batch fields, in a fixed order."""
-        axes = {
-            "seed": self.seed,
-            "lr": self.train.lr,
-            "update_sd": self.noise.update.sd,
-            "label_sd": self.noise.label.sd,
-            "label_width": self.noise.label.width,
-            "input_sd": self.noise.input.sd,
-        }
-        names = list(axes)
-        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes.values())]
+        names = [name for name, _ in BATCH_FIELDS]
+        axes = self.batch_axes().values()
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
+
+    def resources(self) -> Resources:
+        """What the run would take (:func:`estimate_resources`)."""
+        return estimate_resources(self)
+
+
+BATCH_FIELDS: tuple[tuple[str, str], ...] = (
+    ("seed", "seed"),
+    ("lr", "train.lr"),
+    ("update_sd", "noise.update.sd"),
+    ("label_sd", "noise.label.sd"),
+    ("label_width", "noise.label.width"),
+    ("input_sd", "noise.input.sd"),
+)
+"""The batch fields: (key in :meth:`RunConfig.batch`'s dicts, dotted config field)."""
+
+MAX_TILES = 1_000_000
+"""Most samples of the corridor's wall texture, n_tiles = round(2 (L_x + L_y) L_vis)
+(Figure 2: 510): smoothing it costs time in proportion to K_smooth n_tiles^2."""
 
 
 def _check_consistency(cfg: RunConfig) -> None:
     corridor = cfg.task.corridor
+    if corridor.n_tiles > MAX_TILES:
+        raise field_error(
+            "task.corridor",
+            f"the wall texture has n_tiles = round(2 (L_x + L_y) L_vis) = {corridor.n_tiles:,} "
+            f"samples, more than {MAX_TILES:,}: shrink L_x + L_y or L_vis",
+        )
     if corridor.n_tiles < corridor.L_vis:
         raise field_error(
             "task.corridor",
@@ -243,6 +300,7 @@ def _check_consistency(cfg: RunConfig) -> None:
 def parse_config(raw: Mapping[str, Any]) -> RunConfig:
     """Validate a nested mapping into a :class:`RunConfig`; raises :class:`ConfigError`."""
     cfg: RunConfig = build_section(RunConfig, raw, "")
+    check_networks({path: len(values) for path, values in cfg.batch_axes().items()})
     if cfg.task.name != "corridor":  # the abstract task's kind is the task's name
         abstract = dataclasses.replace(cfg.task.abstract, kind=cfg.task.name)
         cfg = dataclasses.replace(cfg, task=dataclasses.replace(cfg.task, abstract=abstract))
@@ -326,3 +384,105 @@ def resolve(
         default_preset="quick",
     )
     return parse_config(raw)
+
+
+# --------------------------------------------------------------------------- resources
+
+RULE_STATE_COPIES: dict[str, int] = {
+    "gd": 0,
+    "sgd": 0,
+    "adam": 2,
+    "rmsprop": 1,
+    "sed": 0,
+    "sed_normalised": 0,
+}
+"""Copies of the parameters each built-in rule keeps as its state (a registered rule
+is taken to keep 2, as Adam)."""
+
+
+def _task_dims(task: TaskConfig) -> tuple[int, int]:
+    """Input and output size of the task's samples."""
+    if task.name == "corridor":
+        return task.corridor.d_in, task.corridor.d_out
+    return task.abstract.effective_d_in, task.abstract.effective_d_out
+
+
+def _task_build_bytes(task: TaskConfig) -> float:
+    """Peak memory of building one network's task data (the networks are built one
+    after another): the corridor's texture, its smoothing kernel (4 sd either side,
+    scipy's) and some 16 (samples, rays) arrays of the ray casting; an abstract task's
+    arrays, their smoothing and the predictive kind's ring and views."""
+    if task.name == "corridor":
+        c = task.corridor
+        radius = 4 * c.K_smooth * c.n_tiles
+        return c.n_tiles * 4 + (c.n_tiles + 4 * radius) * 8 * 2 + c.n_samples * c.L_vis * 8 * 16
+    a = task.abstract
+    ring = a.ring * 8 * 4 + (8 * a.texture_sd + 1) * 8
+    return a.n_samples * (a.d_in + a.effective_d_out) * 8 * 4 + ring + a.n_samples * a.d_in * 8 * 8
+
+
+def estimate_resources(cfg: RunConfig) -> Resources:
+    """Memory and disk of the run of ``cfg`` (:class:`~driftlab.config.resources.Resources`),
+    from its sizes alone, as ``driftlab.run`` and its recorders allocate: every
+    network's task data (float64 on the host, three copies, and the run's float type
+    on the device), parameters and rule state (three copies: the start, the current
+    state and the next) and a chunk's gradient, noise and update stay for the whole
+    run; in turn, the task of one network is built, a chunk holds the batch's hidden
+    activity four times over (vmapped), a record point holds it on the device and
+    copies it to the host (float64 for the measures, float32 for the snapshot),
+    the end gathers every snapshot into ``activity.nc`` (and ``params.nc``) in
+    memory, twice, and a dense Hessian (``record.hessian``) of P parameters takes
+    8 P^2 bytes three times over, one network at a time.
+
+    Disk: the snapshots of every record point beside the files they are gathered
+    into, the task data, the checkpoint and the time series."""
+    B, N, H = cfg.n_networks, cfg.task.n_samples, cfg.model.hidden
+    d_in, d_out = _task_dims(cfg.task)
+    s = 4 if cfg.model.dtype == "float32" else 8
+    n_params = H * (d_in + 1 + d_out)
+    rec, hess, steps = cfg.record, cfg.record.hessian, cfg.train.steps
+    records = count_records(steps, rec.every, rec.log_points)
+    hess_records = count_records(steps, hess.every, hess.log_points) if hess.enabled else 0
+    dense = hess.method == "dense" or (hess.method == "auto" and n_params <= hess.dense_max)
+    state = B * n_params * s * (1 + RULE_STATE_COPIES.get(cfg.train.rule, 2))
+    data = B * N * (d_in + d_out + 3) * 8
+    activity = B * N * H
+    shape = f"{B:,} network{'s' if B != 1 else ''} x hidden {H:,} x {N:,} samples"
+    snapshot = activity * 4 * rec.hidden + B * n_params * s * rec.params
+    spectrum = B * n_params * 8 * (hess.enabled and dense and hess.spectrum)
+    series = (records * 12 + hess_records * 16) * (B * 8 + 112) + (records + hess_records) * 32
+    resident: list[Part] = [
+        (
+            f"parameters and rule state of {B:,} networks x {n_params:,} parameters",
+            3 * state + 3 * B * n_params * s,
+            "model.hidden or the batch",
+        ),
+        (
+            f"task data of {B:,} networks x {N:,} samples",
+            3 * data + B * N * (d_in + d_out) * s,
+            "the samples or the batch",
+        ),
+        (f"{records + hess_records:,} record points", series, "record.every or record.log_points"),
+    ]
+    activity_advice = "model.hidden, the samples or the batch"
+    phases: list[Part] = [
+        ("building one network's task data", _task_build_bytes(cfg.task), "the task's sizes"),
+        (f"a chunk of {shape}", activity * 4 * s, activity_advice),
+        (f"a record of {shape}", activity * (2 * s + 12) + N * H * 8 * 6, activity_advice),
+        (
+            f"{records:,} records of {shape}, gathered at the end",
+            2 * records * snapshot + 2 * hess_records * spectrum,
+            "record.log_points or record.every, or record.hidden false",
+        ),
+    ]
+    if hess.enabled:
+        hessian = 3 * 8 * n_params**2 if dense else (hess.lanczos_steps + 1) * n_params * 8
+        phases.append(
+            (
+                f"a {'dense ' if dense else ''}Hessian of {n_params:,} parameters",
+                hessian + min(256 if dense else 1, n_params) * 6 * N * H * 8,
+                "model.hidden, or record.hessian.method lanczos",
+            )
+        )
+    disk = 2 * records * snapshot + 2 * hess_records * spectrum + data + state + series
+    return combine(resident, phases, disk)

@@ -1,4 +1,4 @@
-"""The model-independent config machinery: typed sections, layers, the config hash.
+"""The model-independent config machinery: typed sections, bounds, the config hash.
 
 A config section is a frozen dataclass whose fields carry their allowed values in
 ``dataclasses.field(metadata=...)``, as plain dicts with the keys
@@ -15,10 +15,12 @@ A config section is a frozen dataclass whose fields carry their allowed values i
 
 :func:`build_section` turns a nested mapping into such a dataclass, checking
 every field; every error is one line naming the field (:class:`ConfigError`).
-:func:`to_dict` is the inverse, as stored in a run directory. A mapping is
-assembled from layers, last wins: a named preset (``src/driftlab/presets``), a
-YAML or TOML file, and ``--set key=value`` overrides (:func:`layered_mapping`,
-:func:`preset_layers`, :func:`field_source`).
+:func:`to_dict` is the inverse, as stored in a run directory. The mapping is
+assembled from layers (a preset, a file, ``--set``): :mod:`driftlab.config.layers`;
+what a run would take is estimated and checked by :mod:`driftlab.config.resources`.
+Every value or key an error message echoes goes through :func:`show` or
+:func:`clip`: escaped, and cut to :data:`SHOW_CHARS` characters. A batch of more
+than :data:`MAX_NETWORKS` networks is refused by :func:`check_networks`.
 
 The config hash (:func:`config_hash`, :func:`config_digest`) names a config:
 its first 8 hex digits are the default run directory's suffix, and the sweep's
@@ -30,77 +32,180 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
-import tomllib
+import sys
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import yaml
+from driftlab.errors import ConfigError as ConfigError  # re-exported
 
 MAX_STEPS = 2**31 - 1  # the step counter is an int32
 DTYPES: tuple[str, ...] = ("float32", "float64")
+
+MAX_SCALE = 1e6
+"""Upper bound of every amplitude that has no natural ceiling (a learning rate, a
+noise sd, a regulariser): a million times the unit scale of the models' data, far
+beyond any run that learns, and small enough that its square stays finite in float32."""
+MAX_SAMPLES = 1_000_000
+"""Upper bound of a task's samples (and of the Hebbian model's inputs)."""
+MAX_UNITS = 100_000
+"""Upper bound of a layer's units: hidden units, Hebbian neurons, input and output sizes."""
+MAX_RECORDS = 1_000_000
+"""Upper bound of every ``log_points`` (log-spaced record points)."""
+MAX_NETWORKS = 100_000
+"""Most networks one run trains: the Cartesian product of its batch fields. A larger
+sweep is several runs (and listing 10^8 networks alone would take tens of GiB)."""
+SHOW_CHARS = 60
+"""Most characters of a user's value or key an error message echoes."""
 
 HASH_VERSION = 1
 """Version of :func:`canonical_dict`, the form the config hash is computed on."""
 
 
-class ConfigError(ValueError):
-    """A configuration value is not allowed; the message names the field."""
+# --------------------------------------------------------------------------- echoing input
+
+
+def _escaped(text: str, limit: int) -> tuple[str, bool]:
+    """At most ``limit`` characters of ``text`` with every non-printable character
+    escaped as Python writes it (``\\n``, ``\\x00``, ``\\u2028``), and whether it was cut."""
+    head = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit + 1])
+    return head[:limit], len(head) > limit or len(text) > limit
+
+
+def clip(text: str, limit: int = SHOW_CHARS, *, tail: bool = False) -> str:
+    """Text that a message echoes without quotes of its own (a key, a field path, a
+    file name): escaped and cut (:func:`_escaped`), then ``...`` and its length; with
+    ``tail``, ``...`` and its last ``limit`` characters (a path's file name)."""
+    if tail and len(text) > limit:
+        return f"...{_escaped(text[-limit:], limit)[0]}"
+    head, cut = _escaped(text, limit)
+    return f"{head}... ({len(text):,} characters)" if cut else head
+
+
+def _brief(value: object, depth: int) -> str:
+    """A bounded repr: a few items of a container, two levels deep; a huge integer by
+    its number of digits (Python refuses to write one of more than 4,300)."""
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        if value.bit_length() > 4 * SHOW_CHARS:
+            return f"<an integer of about {int(value.bit_length() * math.log10(2)) + 1:,} digits>"
+        return repr(value)
+    if isinstance(value, str | bytes):
+        return repr(value[: SHOW_CHARS + 1])
+    if isinstance(value, Mapping):
+        if depth >= 2:
+            return "{...}"
+        items = itertools.islice(value.items(), SHOW_CHARS // 4)
+        inner = ", ".join(f"{_brief(k, depth + 1)}: {_brief(v, depth + 1)}" for k, v in items)
+        return f"{{{inner}}}"
+    if isinstance(value, list | tuple | set | frozenset):
+        if depth >= 2:
+            return "[...]"
+        inner = ", ".join(_brief(v, depth + 1) for v in itertools.islice(value, SHOW_CHARS // 2))
+        return f"[{inner}]"
+    try:
+        return repr(value)[: 4 * SHOW_CHARS]
+    except Exception:  # a repr that fails is no reason for a traceback
+        return f"<{type(value).__name__}>"
+
+
+def show(value: object, limit: int = SHOW_CHARS) -> str:
+    """A user's value as an error message echoes it: as Python writes it (strings
+    quoted), control characters escaped, at most ``limit`` characters, then ``...``
+    and its length, so that a message stays one short line whatever the input.
+
+    >>> print(show("a\\nb"), show(1.5), show("x" * 70, limit=8))
+    'a\\nb' 1.5 'xxxxxxxx'... (70 characters)
+    """
+    if isinstance(value, str):
+        head, cut = _escaped(value, limit)
+        return f"'{head}'... ({len(value):,} characters)" if cut else f"'{head}'"
+    head, cut = _escaped(_brief(value, 0), limit)
+    if not cut:
+        return head
+    size = len(value) if isinstance(value, Sequence | Mapping | set | frozenset) else None
+    return f"{head}... ({size:,} items)" if size is not None else f"{head}..."
+
+
+def show_bytes(n: float) -> str:
+    """A size in binary units: ``53 GiB``, ``1.5 MiB``."""
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}" if unit != "bytes" and n < 1000 else f"{n:.0f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def field_error(path: str, message: str) -> ConfigError:
     """The one-line error of a config field: ``config field 'PATH': MESSAGE``."""
-    return ConfigError(f"config field '{path}': {message}")
+    return ConfigError(f"config field '{clip(path)}': {message}")
 
 
-def _check_range(path: str, value: float, meta: Mapping[str, Any]) -> None:
+# --------------------------------------------------------------------------- fields
+
+
+def _check_range(path: str, value: float, meta: Mapping[str, Any], got: Any = None) -> None:
+    """Check ``value`` against the bounds of ``meta``; an error shows ``got`` (the
+    value as the user wrote it) when given, else ``value``."""
+    shown = show(value if got is None else got)
     lo, hi = meta.get("min"), meta.get("max")
     if lo is not None and (value <= lo if meta.get("strict") else value < lo):
-        raise field_error(
-            path, f"must be {'>' if meta.get('strict') else '>='} {lo}, got {value!r}"
-        )
+        raise field_error(path, f"must be {'>' if meta.get('strict') else '>='} {lo}, got {shown}")
     if hi is not None and (value >= hi if meta.get("strict_max") else value > hi):
         raise field_error(
-            path, f"must be {'<' if meta.get('strict_max') else '<='} {hi}, got {value!r}"
+            path, f"must be {'<' if meta.get('strict_max') else '<='} {hi}, got {shown}"
         )
     if isinstance(value, float) and not math.isfinite(value):
-        raise field_error(path, f"must be finite, got {value!r}")
+        raise field_error(path, f"must be finite, got {shown}")
+
+
+def _number(path: str, value: Any, kind: type) -> int | float:
+    """``value`` as a number of ``kind`` (int or float), not yet range-checked: a
+    string that Python reads as a float is one (YAML 1.1 reads 1e-2 and 1e5 as
+    strings), a bool is not, an int field takes a float only if it is integral."""
+    number = value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = float(value)
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        wanted = "an integer" if kind is int else "a number"
+        raise field_error(path, f"expected {wanted}, got {show(value)}")
+    if kind is int and isinstance(number, float) and not number.is_integer():
+        raise field_error(path, f"expected an integer, got {show(value)}")
+    return number
 
 
 def _scalar(path: str, value: Any, kind: type, meta: Mapping[str, Any]) -> Any:
     if kind is bool:
         if not isinstance(value, bool):
-            raise field_error(path, f"expected true or false, got {value!r}")
+            raise field_error(path, f"expected true or false, got {show(value)}")
         return value
     if kind is str:
         if not isinstance(value, str):
-            raise field_error(path, f"expected a string, got {value!r}")
+            raise field_error(path, f"expected a string, got {show(value)}")
         choices = meta.get("choices")
         if callable(choices):  # a registry that can grow (driftlab.rules.register_rule)
             choices = choices()
         if choices and value not in choices:
-            raise field_error(path, f"got {value!r}; allowed: {', '.join(choices)}")
+            raise field_error(path, f"got {show(value)}; allowed: {', '.join(choices)}")
         return value
-    if isinstance(value, str):  # YAML 1.1 reads 1e-2 and 1e5 as strings
-        with contextlib.suppress(ValueError):
-            value = float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise field_error(
-            path, f"expected {'an integer' if kind is int else 'a number'}, got {value!r}"
-        )
+    number = _number(path, value, kind)
+    got = value if isinstance(value, str) else None  # "1e400", not the inf it reads as
     if kind is int:
-        if isinstance(value, float) and not value.is_integer():
-            raise field_error(path, f"expected an integer, got {value!r}")
-        value = int(value)
-    else:
-        value = float(value)
-    _check_range(path, value, meta)
-    return value
+        _check_range(path, number, meta, got)
+        return int(number)
+    try:
+        converted = float(number)
+    except OverflowError:  # an integer beyond every float: out of any range
+        _check_range(path, number, meta, got)
+        raise field_error(path, f"must be finite, got {show(number)}") from None
+    _check_range(path, converted, meta, got)
+    return converted + 0.0  # -0.0 becomes 0.0: one value, one config hash
 
 
 def _field_type(cls: type, name: str) -> Any:
@@ -111,8 +216,17 @@ def build_section(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
     """A frozen config dataclass ``cls`` from a mapping, every field checked against its
     metadata (choices, ranges, batch lists); nested dataclasses recursively. Errors
     name the field by its dotted path under ``prefix``."""
+    where = prefix.rstrip(".")
     if not isinstance(raw, Mapping):
-        raise field_error(prefix.rstrip("."), f"expected a table of fields, got {raw!r}")
+        if not where:
+            raise ConfigError(f"config: expected a table of fields at the top, got {show(raw)}")
+        raise field_error(where, f"expected a table of fields, got {show(raw)}")
+    odd = [key for key in raw if not isinstance(key, str)]
+    if odd:
+        place = f"in '{clip(where)}'" if where else "at the top"
+        raise ConfigError(
+            f"config: key {show(odd[0])} {place} is not a string; keys are field names"
+        )
     known = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
     unknown = sorted(set(raw) - set(known))
     if unknown:
@@ -154,125 +268,23 @@ def first_difference(a: Any, b: Any, path: str = "") -> str:
         for key in a:
             if a[key] != b.get(key):
                 return first_difference(a[key], b.get(key), f"{path}.{key}" if path else key)
-    return f"field '{path}': {a!r} there, {b!r} here"
+    return f"field '{clip(path)}': {show(a)} there, {show(b)} here"
 
 
-def load_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML (.yaml, .yml) or TOML (.toml) config file into a mapping."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file '{path}': not found")
-    text = path.read_text()
-    try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
-        first = str(err).splitlines()[0]
-        raise ConfigError(f"config file '{path}': cannot be parsed: {first}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file '{path}': expected a mapping of fields at the top")
-    return data
-
-
-def load_named_preset(name: str, allowed: Sequence[str]) -> dict[str, Any]:
-    """The mapping of preset ``name``, one of ``allowed``: ``presets/NAME.yaml`` of the
-    ``driftlab`` package."""
-    if name not in allowed:
-        raise ConfigError(f"preset '{name}': unknown; allowed: {', '.join(allowed)}")
-    text = resources.files("driftlab").joinpath(f"presets/{name}.yaml").read_text()
-    data: dict[str, Any] = yaml.safe_load(text) or {}
-    return data
-
-
-def apply_override(raw: dict[str, Any], assignment: str) -> None:
-    """Apply one ``dotted.key=value`` override (value parsed as YAML) in place."""
-    key, sep, text = assignment.partition("=")
-    if not sep or not key:
-        raise ConfigError(f"--set '{assignment}': expected key=value, e.g. train.steps=1000")
-    try:
-        value = yaml.safe_load(text) if text else ""
-    except yaml.YAMLError:
-        value = text
-    node = raw
-    parts = key.split(".")
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise field_error(key, f"'{part}' is a value, not a table")
-        node = child
-    node[parts[-1]] = value
-
-
-def merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge ``update`` into a copy of ``base``."""
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def layered_mapping(
-    config_file: str | Path | None,
-    *,
-    preset: str | None,
-    overrides: Sequence[str],
-    load_preset: Callable[[str], dict[str, Any]],
-    default_preset: str,
-) -> dict[str, Any]:
-    """The raw mapping of a run, not yet validated: the preset (``default_preset`` when
-    neither a preset nor a file is given), deep-merged with the file, then each
-    ``--set`` override applied in order."""
-    raw: dict[str, Any] = {}
-    if preset is not None or config_file is None:
-        raw = load_preset(preset or default_preset)
-    if config_file is not None:
-        raw = merge(raw, load_file(config_file))
-    for assignment in overrides:
-        apply_override(raw, assignment)
-    return raw
-
-
-def preset_layers(
-    config_file: str | Path | None,
-    *,
-    preset: str | None,
-    overrides: Sequence[str],
-    load_preset: Callable[[str], dict[str, Any]],
-    default_preset: str,
-) -> list[tuple[str, dict[str, Any]]]:
-    """The layers :func:`layered_mapping` merges, last wins: (name, mapping) for the
-    preset (``preset NAME``), the file (``file NAME``) and each ``--set`` (``--set``)."""
-    layers: list[tuple[str, dict[str, Any]]] = []
-    if preset is not None or config_file is None:
-        name = preset or default_preset
-        layers.append((f"preset {name}", load_preset(name)))
-    if config_file is not None:
-        layers.append((f"file {Path(config_file).name}", load_file(config_file)))
-    for assignment in overrides:
-        raw: dict[str, Any] = {}
-        apply_override(raw, assignment)
-        layers.append(("--set", raw))
-    return layers
-
-
-def field_source(path: str, layers: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
-    """Which of the layers (:func:`preset_layers`) set the field ``path`` (dotted) last:
-    its name, or ``default`` when none did."""
-    for layer, raw in layers[::-1]:
-        node: object = raw
-        for part in path.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                break
-            node = node[part]
-        else:
-            return layer
-        if not isinstance(node, Mapping):  # a whole section set by this layer
-            return layer
-    return "default"
+def check_networks(axes: Mapping[str, int]) -> None:
+    """Refuse a batch of more than :data:`MAX_NETWORKS` networks from the lengths of its
+    batch fields (``axes``: dotted field -> number of values), before any list of the
+    networks (their Cartesian product) is built."""
+    total = math.prod(axes.values())
+    if total <= MAX_NETWORKS:
+        return
+    entry = sys.getsizeof(dict.fromkeys(range(len(axes)))) + 8  # one dict in the list
+    sizes = " x ".join(f"{path} {n:,}" for path, n in axes.items() if n > 1)
+    raise ConfigError(
+        f"config: the batch fields make {total:,} networks ({sizes}), more than the "
+        f"{MAX_NETWORKS:,} one run may train (listing them alone would take about "
+        f"{show_bytes(total * entry)} of memory); split the sweep into several runs"
+    )
 
 
 def _is_disabled(section: object) -> bool:

@@ -17,24 +17,45 @@ neurons, eta 0.02, sigma 0.005, lambda1 0.02, lambda2 0.05, alpha 35, threshold
 feed-forward model; why some keys differ from that model's (``train.eta``,
 ``train.sigma``, the record schedule): README.md, "Configuration keys of the two
 models".
+
+Every numeric field has a lower and an upper bound (its ``metadata``), generous:
+amplitudes up to :data:`~driftlab.config.schema.MAX_SCALE`, up to
+:data:`~driftlab.config.schema.MAX_UNITS` neurons and input dimensions, 10^6
+inputs, at most :data:`~driftlab.config.schema.MAX_NETWORKS` networks; what they
+allow together is estimated by :func:`estimate_hebbian_resources` before anything
+is allocated (and refused by :func:`~driftlab.config.resources.check_resources`).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from driftlab.config.schema import (
-    DTYPES,
-    MAX_STEPS,
-    build_section,
-    field_error,
+from driftlab.config.layers import (
     layered_mapping,
     load_named_preset,
+)
+from driftlab.config.resources import (
+    Part,
+    Resources,
+    combine,
+    count_records,
+)
+from driftlab.config.schema import (
+    DTYPES,
+    MAX_RECORDS,
+    MAX_SAMPLES,
+    MAX_SCALE,
+    MAX_STEPS,
+    MAX_UNITS,
+    build_section,
+    check_networks,
+    field_error,
 )
 from driftlab.noise import GENERATORS
 
@@ -42,12 +63,16 @@ INPUT_KINDS: tuple[str, ...] = ("ring", "place")
 HEBBIAN_PRESETS: tuple[str, ...] = ("hebbian_ring", "hebbian_place")
 
 
-def _pos() -> dict[str, Any]:
-    return {"min": 0.0, "strict": True}
+def _pos(hi: float = MAX_SCALE) -> dict[str, Any]:
+    return {"min": 0.0, "strict": True, "max": hi}
 
 
 def _nonneg() -> dict[str, Any]:
-    return {"min": 0.0}
+    return {"min": 0.0, "max": MAX_SCALE}
+
+
+def _from(lo: int, hi: int) -> dict[str, Any]:
+    return {"min": lo, "max": hi}
 
 
 @dataclass(frozen=True)
@@ -56,8 +81,8 @@ class RingInputs:
     ``generate_ring_input`` uses 1,000; 628, a spacing of about 0.01 rad, makes the
     fixed points of every input at each record 1.6 times cheaper)."""
 
-    n_inputs: int = field(default=628, metadata={"min": 3})
-    radius: float = field(default=1.0, metadata=_pos())
+    n_inputs: int = field(default=628, metadata=_from(3, MAX_SAMPLES))
+    radius: float = field(default=1.0, metadata=_pos(1000.0))
 
 
 @dataclass(frozen=True)
@@ -65,15 +90,18 @@ class PlaceInputs:
     """A 1-D track of ``n_positions`` positions read by grid cells: 1-D slices (at
     ``slice_angle`` radians) of 2-D hexagonal grid fields of ``n_scales`` spacings
     (``base_spacing`` times powers of ``scale_factor``), ``n_orientations``
-    orientations and ``phases_x`` x ``phases_y`` spatial phases."""
+    orientations and ``phases_x`` x ``phases_y`` spatial phases. Their product, the
+    number of grid cells (the input dimension), is at most
+    :data:`~driftlab.config.schema.MAX_UNITS`; a spacing grows at most tenfold a
+    scale, from at most 1,000 track lengths."""
 
-    n_positions: int = field(default=200, metadata={"min": 2})
-    n_scales: int = field(default=5, metadata={"min": 1})
-    n_orientations: int = field(default=6, metadata={"min": 1})
-    phases_x: int = field(default=3, metadata={"min": 1})
-    phases_y: int = field(default=3, metadata={"min": 1})
-    base_spacing: float = field(default=0.2, metadata=_pos())
-    scale_factor: float = field(default=1.42, metadata=_pos())
+    n_positions: int = field(default=200, metadata=_from(2, MAX_SAMPLES))
+    n_scales: int = field(default=5, metadata=_from(1, 100))
+    n_orientations: int = field(default=6, metadata=_from(1, 360))
+    phases_x: int = field(default=3, metadata=_from(1, 100))
+    phases_y: int = field(default=3, metadata=_from(1, 100))
+    base_spacing: float = field(default=0.2, metadata=_pos(1000.0))
+    scale_factor: float = field(default=1.42, metadata=_pos(10.0))
     slice_angle: float = field(
         default=math.pi / 6, metadata={"min": 0.0, "max": math.pi / 2, "strict_max": True}
     )
@@ -98,7 +126,7 @@ class NetworkConfig:
     """Neurons, the regularisers lambda1 (threshold) and lambda2 (> 0: the rate's gain is
     1 / (lambda2 + M_ii)), the bias strength alpha, the sd of W0, and the float type."""
 
-    neurons: int = field(default=100, metadata={"min": 1})
+    neurons: int = field(default=100, metadata=_from(1, MAX_UNITS))
     lambda1: float = field(default=0.0, metadata=_nonneg())
     lambda2: float = field(default=0.01, metadata=_pos())
     alpha: float = field(default=0.0, metadata=_nonneg())
@@ -113,7 +141,7 @@ class DynamicsConfig:
 
     dt: float = field(default=0.05, metadata={"min": 0.0, "strict": True, "max": 1.0})
     tol: float = field(default=1e-4, metadata=_pos())
-    max_iter: int = field(default=10_000, metadata={"min": 1})
+    max_iter: int = field(default=10_000, metadata=_from(1, 10_000_000))
 
 
 @dataclass(frozen=True)
@@ -124,7 +152,7 @@ class HebbTrainConfig:
     eta: tuple[float, ...] = field(
         default=(0.02,), metadata={"batch": True, "min": 0.0, "max": 1.0}
     )
-    sigma: tuple[float, ...] = field(default=(0.001,), metadata={"batch": True, "min": 0.0})
+    sigma: tuple[float, ...] = field(default=(0.001,), metadata={"batch": True, **_nonneg()})
     steps: int = field(default=20_000, metadata={"min": 1, "max": MAX_STEPS})
 
 
@@ -134,7 +162,7 @@ class MeasureConfig:
     inputs (ring model 0.05 and 1; place model 0.1, and 4 as the authors' place-cell code)."""
 
     threshold: float = field(default=0.05, metadata=_nonneg())
-    min_inputs: int = field(default=1, metadata={"min": 1})
+    min_inputs: int = field(default=1, metadata=_from(1, MAX_SAMPLES))
 
 
 @dataclass(frozen=True)
@@ -144,8 +172,8 @@ class HebbRecordConfig:
     step. ``chunk``: most steps per compiled chunk (a checkpoint after each).
     ``activity``: store every neuron's rate for every input at every record."""
 
-    every: int = field(default=0, metadata={"min": 0})
-    log_points: int = field(default=0, metadata={"min": 0})
+    every: int = field(default=0, metadata=_from(0, MAX_STEPS))
+    log_points: int = field(default=0, metadata=_from(0, MAX_RECORDS))
     chunk: int = field(default=2_000, metadata={"min": 1, "max": MAX_STEPS})
     activity: bool = True
 
@@ -172,15 +200,50 @@ class HebbianConfig:
             return self.inputs.ring.n_inputs
         return self.inputs.place.n_positions
 
+    @property
+    def n_dims(self) -> int:
+        """Dimension d of an input (2 on the ring, the grid cells on the track)."""
+        return 2 if self.inputs.kind == "ring" else self.inputs.place.n_grid
+
+    def batch_axes(self) -> dict[str, tuple[float, ...]]:
+        """The values of each batch field, by its dotted name, in :data:`HEBBIAN_BATCH_FIELDS`
+        order."""
+        return {path: operator.attrgetter(path)(self) for _, path in HEBBIAN_BATCH_FIELDS}
+
+    @property
+    def n_networks(self) -> int:
+        """Number of networks of the batch (the length of :meth:`batch`, not built)."""
+        return math.prod(len(values) for values in self.batch_axes().values())
+
     def batch(self) -> list[dict[str, float]]:
         """One dict per network (seed, eta, sigma): the Cartesian product, in that order."""
-        axes = {"seed": self.seed, "eta": self.train.eta, "sigma": self.train.sigma}
-        return [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
+        names = [name for name, _ in HEBBIAN_BATCH_FIELDS]
+        axes = self.batch_axes().values()
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
+
+    def resources(self) -> Resources:
+        """What the run would take (:func:`estimate_hebbian_resources`)."""
+        return estimate_hebbian_resources(self)
+
+
+HEBBIAN_BATCH_FIELDS: tuple[tuple[str, str], ...] = (
+    ("seed", "seed"),
+    ("eta", "train.eta"),
+    ("sigma", "train.sigma"),
+)
+"""The batch fields: (key in :meth:`HebbianConfig.batch`'s dicts, dotted config field)."""
 
 
 def parse_hebbian_config(raw: Mapping[str, Any]) -> HebbianConfig:
     """Validate a nested mapping into a :class:`HebbianConfig`; raises :class:`ConfigError`."""
     cfg: HebbianConfig = build_section(HebbianConfig, raw, "")
+    check_networks({path: len(values) for path, values in cfg.batch_axes().items()})
+    if cfg.inputs.kind == "place" and cfg.n_dims > MAX_UNITS:
+        raise field_error(
+            "inputs.place",
+            f"n_scales x n_orientations x phases_x x phases_y = {cfg.n_dims:,} grid cells, "
+            f"more than {MAX_UNITS:,}",
+        )
     n_inputs = cfg.n_inputs
     if cfg.measure.min_inputs > n_inputs:
         raise field_error(
@@ -210,3 +273,50 @@ def resolve_hebbian(
         default_preset="hebbian_ring",
     )
     return parse_hebbian_config(raw)
+
+
+def estimate_hebbian_resources(cfg: HebbianConfig) -> Resources:
+    """Memory and disk of the run of ``cfg`` (:class:`~driftlab.config.resources.Resources`),
+    from its sizes alone, as ``driftlab.hebbian.run`` and its recorders allocate:
+    the inputs X (T, d) (built column by column, float64, and on the device) and
+    every network's synapses W (n, d), M (n, n), b (three copies, and a step's noise
+    and outer products) stay for the whole run; in turn, a record point finds the
+    fixed points of every input for every network (B, T, n) on the device, copies
+    the rates to the host (float64, and float32 twice: the snapshot and the previous
+    record's), and measures the similarity loss of each network with two T x T
+    matrices and their difference; the end gathers every snapshot into
+    ``activity.nc`` in memory, twice.
+
+    Disk: the snapshots of every record point beside ``activity.nc``, the inputs,
+    the checkpoint (synapses and the last rates) and the time series."""
+    B, T, n, d = cfg.n_networks, cfg.n_inputs, cfg.network.neurons, cfg.n_dims
+    s = 4 if cfg.network.dtype == "float32" else 8
+    rec, steps = cfg.record, cfg.train.steps
+    records = count_records(steps, rec.every) if rec.every or not rec.log_points else 0
+    if rec.log_points:
+        records += count_records(steps, 0, rec.log_points)
+    synapses = B * (n * d + n * n + n) * s
+    rates = B * T * n
+    shape = f"{B:,} network{'s' if B != 1 else ''} x {T:,} inputs x {n:,} neurons"
+    snapshot = rates * 4 * cfg.record.activity
+    series = records * 10 * (B * 8 + 112) + records * 32
+    resident: list[Part] = [
+        (
+            f"synapses of {B:,} networks x {n:,} neurons",
+            6 * synapses,
+            "network.neurons or the batch",
+        ),
+        (f"the inputs ({T:,} x {d:,})", T * d * (3 * 8 + s), "the inputs"),
+        (f"{records:,} record points", series, "record.every or record.log_points"),
+    ]
+    phases: list[Part] = [
+        (f"a record of {shape}", rates * (6 * s + 16), "network.neurons, the inputs or the batch"),
+        (f"the similarity of {T:,} inputs", 4 * T * T * 8 + 2 * T * n * 8, "the inputs"),
+        (
+            f"{records:,} records of {shape}, gathered at the end",
+            2 * records * snapshot,
+            "record.log_points or record.every, or record.activity false",
+        ),
+    ]
+    disk = 2 * records * snapshot + T * (d + 1) * 8 + synapses + rates * 4 + series
+    return combine(resident, phases, disk)

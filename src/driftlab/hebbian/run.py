@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from driftlab.config import check_resources
 from driftlab.hebbian.config import HebbianConfig, parse_hebbian_config
 from driftlab.hebbian.engine import (
     ChunkStats,
@@ -85,9 +86,6 @@ LONG_NAMES = {
     "measure_iterations": "fixed-point iterations of the recorded rates (slowest input)",
     "measure_capped": "1 if the recorded rates' fixed point hit the iteration cap",
 }
-
-
-TIMESERIES_EVERY_S = 10.0
 
 
 class FixedPointCapWarning(RuntimeWarning):
@@ -361,9 +359,6 @@ class HebbianEngine:
     """The Hebbian/anti-Hebbian network for the runner (:class:`driftlab.runner.loop.Engine`)."""
 
     model = "hebbian"
-    # the checkpoint holds every record; the netCDF copy (0.1-0.2 s a write) is
-    # refreshed at most every TIMESERIES_EVERY_S seconds, and at the end
-    timeseries_every_s = TIMESERIES_EVERY_S
 
     def __init__(self, cfg: HebbianConfig) -> None:
         self.config = cfg
@@ -434,14 +429,17 @@ def execute_hebbian(
     *,
     progress: bool = True,
     on_chunk: ProgressFn | None = None,
+    restart: bool = False,
 ) -> HebbianResult:
     """Train the networks of ``cfg`` into ``out_dir``, resuming from its checkpoint if any.
 
-    ``progress``: show a progress bar; ``on_chunk(step, total, steps_per_second)`` is
-    called after every chunk (after its checkpoint). Returns the outcome. Warns
+    ``progress``: show progress on stderr; ``restart``: delete the run already in
+    ``out_dir`` and start over; ``on_chunk(step, total, steps_per_second)`` is
+    called after every chunk. Returns the outcome. Warns
     (:class:`FixedPointCapWarning`) when fixed points hit the cap. Raises
     :class:`HebbianRunDirError` if ``out_dir`` holds a different run.
     """
+    check_resources(cfg)  # before anything is allocated
     out = Path(out_dir)
     with float_context(cfg.network.dtype):
         outcome = run_engine(
@@ -452,6 +450,7 @@ def execute_hebbian(
             kind="Hebbian",
             progress=progress,
             on_chunk=on_chunk,
+            restart=restart,
         )
     cap_hits = tuple(int(c) for c in read_status(out).get("cap_hits", []))
     result = HebbianResult(

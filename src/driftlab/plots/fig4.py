@@ -131,7 +131,7 @@ def _why_no_spectra(run_dir: Path, ts: Any) -> str:
     """The one-line reason a run with Hessian records has no hessian.nc."""
     status_path = run_dir / "status.json"
     status = json.loads(status_path.read_text()) if status_path.is_file() else {}
-    if status.get("state") == "running":
+    if status.get("state") not in (None, "complete", "diverged"):  # running or interrupted
         return (
             f"'{run_dir}' is not complete (step {status.get('step')} of "
             f"{status.get('total_steps')}): rerun the same 'driftlab run' command to finish it"

@@ -32,10 +32,22 @@ def state_arrays(state: Any) -> dict[str, np.ndarray]:
 
 
 def restore_state(template: State, arrays: dict[str, np.ndarray]) -> State:
-    """The inverse of :func:`state_arrays`, shaped like ``template``."""
+    """The inverse of :func:`state_arrays`, shaped like ``template``; ``ValueError``
+    naming the array when one is missing or of another shape or type than the
+    template's leaf (a damaged checkpoint, or one of another config)."""
     treedef = jax.tree.structure(template)
-    n = len(jax.tree.leaves(template))
-    leaves = [jnp.asarray(arrays[f"state/{i}"]) for i in range(n)]
+    leaves = []
+    for i, like in enumerate(jax.tree.leaves(template)):
+        key = f"state/{i}"
+        if key not in arrays:
+            raise ValueError(f"array '{key}' is missing")
+        found, like = np.asarray(arrays[key]), np.asarray(like)
+        if found.shape != like.shape or found.dtype != like.dtype:
+            raise ValueError(
+                f"array '{key}' is {found.dtype}{list(found.shape)}, the run needs "
+                f"{like.dtype}{list(like.shape)}"
+            )
+        leaves.append(jnp.asarray(found))
     restored: State = jax.tree.unflatten(treedef, leaves)
     return restored
 

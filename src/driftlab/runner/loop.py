@@ -22,16 +22,38 @@ Rerunning the same config into the same directory resumes from the checkpoint:
 the state, the health and every recorder are restored from its arrays, and
 because an engine's noise at step t depends only on (seed, t), the finished run
 is bit-identical to an uninterrupted one (in the same environment).
+
+Reliability (what an unattended sweep relies on):
+
+* one writer: the loop holds the directory's lock (:mod:`driftlab.runner.lock`)
+  from the check of the directory to the end; a second process is refused
+  (:class:`driftlab.errors.RunDirBusyError`);
+* a damaged directory (a checkpoint, config, status, data file or snapshot that
+  cannot be read or does not fit the run) is named before anything runs
+  (:class:`driftlab.errors.DamagedRunError`); ``restart=True`` clears the run's
+  files and starts over;
+* the checkpoint and ``timeseries.nc`` are rewritten at most every
+  :data:`CHECKPOINT_EVERY_S` seconds (environment variable
+  ``DRIFTLAB_CHECKPOINT_SECONDS``) and at the end, so a record costs the same
+  however many came before it; a run killed outright redoes at most that much;
+* SIGINT (Ctrl-C) and SIGTERM stop the run at the end of the current chunk,
+  after a checkpoint (:class:`RunInterruptedError`; a second signal stops at once); a
+  failed write (a full disk) stops it with :class:`RunIOError`. Both say the
+  step the rerun resumes from.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
+import os
 import shutil
+import signal
+import threading
 import time
 import warnings
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,19 +64,46 @@ import xarray as xr
 import yaml
 
 from driftlab import __version__
-from driftlab.config import to_dict
-from driftlab.rundir import read_status
+from driftlab.config import ConfigError, to_dict
+from driftlab.errors import DamagedRunError, RunInterruptedError, RunIOError
+from driftlab.rundir import damaged, read_status
 from driftlab.runner.checkpoint import network_coords, restore_state, run_environment, state_arrays
-from driftlab.runner.outdir import check_out_dir
-from driftlab.runner.progress import progress_bar
+from driftlab.runner.outdir import check_out_dir, claimed, clear_run_dir, remove_temporaries
+from driftlab.runner.progress import Progress
 from driftlab.storage import (
     RunNotice,
+    WriteError,
     read_npz,
     write_json,
     write_netcdf,
     write_npz,
     write_text,
 )
+
+CHECKPOINT_ENV = "DRIFTLAB_CHECKPOINT_SECONDS"
+CHECKPOINT_EVERY_S = 10.0
+"""Least seconds between two checkpoints (and rewrites of ``timeseries.nc``) while a
+run runs, unless the environment variable :data:`CHECKPOINT_ENV` says otherwise (0:
+every chunk). A run killed outright redoes at most this much work; one stopped by
+a signal, or that ends, loses nothing."""
+
+
+def checkpoint_every_s() -> float:
+    """The checkpoint interval in force: :data:`CHECKPOINT_ENV`, else the default;
+    a one-line ``ConfigError`` naming the variable when it is not seconds >= 0."""
+    text = os.environ.get(CHECKPOINT_ENV)
+    if text is None:
+        return CHECKPOINT_EVERY_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (math.isfinite(value) and value >= 0):
+        raise ConfigError(
+            f"environment variable {CHECKPOINT_ENV}: expected seconds >= 0, got {text[:40]!r}"
+        )
+    return value
+
 
 ProgressFn = Callable[[int, int, float], None]
 """``on_chunk(step, total_steps, steps_per_second)``, called after every chunk."""
@@ -107,7 +156,12 @@ class Recorder(Protocol):
         """What a checkpoint must hold to resume this recorder."""
 
     def restore(self, arrays: Mapping[str, np.ndarray]) -> None:
-        """Resume from a checkpoint's arrays (arrays an older checkpoint lacks: NaN)."""
+        """Resume from a checkpoint's arrays (arrays an older checkpoint lacks: NaN);
+        ``ValueError`` (or ``KeyError``) when they do not fit the run."""
+
+    def verify(self, out: Path) -> None:
+        """Before a resume: raise ``ValueError`` or ``FileNotFoundError`` naming a file
+        of this recorder that the checkpoint counts on and that is missing or damaged."""
 
     def timeseries(self, ds: xr.Dataset) -> xr.Dataset:
         """``ds`` with this recorder's variables added (or ``ds`` itself)."""
@@ -148,9 +202,7 @@ class Engine(Protocol):
     """What a model gives the runner: its batch at step 0 and its compiled chunk.
 
     ``model``: "feedforward" or "hebbian" (``status.json`` and the timeseries'
-    ``model`` attribute); ``networks``: one dict of batch values per network;
-    ``timeseries_every_s``: least seconds between rewrites of ``timeseries.nc``
-    during a run (the checkpoint holds every record regardless).
+    ``model`` attribute); ``networks``: one dict of batch values per network.
     """
 
     model: str
@@ -159,7 +211,6 @@ class Engine(Protocol):
     total_steps: int
     chunk_steps: int
     state0: Any
-    timeseries_every_s: float
 
     @property
     def compile_key(self) -> Hashable:
@@ -217,6 +268,7 @@ def run_engine(
     kind: str,
     progress: bool = True,
     on_chunk: ProgressFn | None = None,
+    restart: bool = False,
 ) -> RunOutcome:
     """Run (or resume, or return) the run of ``config`` in ``out``.
 
@@ -224,13 +276,34 @@ def run_engine(
     turns a stored ``config.yaml`` mapping back into a config, and ``kind`` names
     the model in errors ("Hebbian", "feed-forward"): both check that ``out`` holds
     this config's run or nothing (:class:`driftlab.runner.outdir.RunDirError`).
+    ``restart``: delete the run's files in ``out`` first and start over.
+
+    Raises, each with a one-line message: ``RunDirError`` (``out`` cannot hold
+    this run), and from :mod:`driftlab.errors`: ``DamagedRunError`` (a file of the
+    run cannot be read), ``RunDirBusyError`` (another process runs it),
+    ``RunInterruptedError`` and ``RunIOError`` (stopped; rerun to resume).
     """
-    resuming = check_out_dir(out, config, parse, kind)
-    done = finished(out) if resuming else None
-    if done is not None:
-        return done
-    engine = build()
-    return _Loop(engine, out, resuming, progress=progress, on_chunk=on_chunk).run()
+    check_out_dir(out, config, parse, kind, restart=restart)  # before anything is written
+    every = checkpoint_every_s()
+    with claimed(out):
+        if restart:
+            clear_run_dir(out)
+        remove_temporaries(out)
+        # again, now that out is ours (what a user keeps beside a cleared run stays)
+        resuming = not restart and check_out_dir(out, config, parse, kind)
+        done = finished(out) if resuming else None
+        if done is not None:
+            return done
+        engine = build()
+        try:
+            loop = _Loop(engine, out, resuming, progress=progress, on_chunk=on_chunk, every=every)
+        except WriteError as err:
+            raise RunIOError(
+                f"cannot write '{err.filename}': {err.strerror}; nothing ran: free space (or "
+                "fix the problem) and rerun the same command",
+                0,
+            ) from None
+        return loop.run()
 
 
 class _Loop:
@@ -244,38 +317,70 @@ class _Loop:
         *,
         progress: bool,
         on_chunk: ProgressFn | None,
+        every: float,
     ) -> None:
         self.engine, self.out, self.progress, self.on_chunk = engine, out, progress, on_chunk
+        self.every = every  # seconds between checkpoints
         self.environment = run_environment()
         self.notices: list[str] = list(read_status(out).get("notices", [])) if resuming else []
-        self.written = -np.inf  # when timeseries.nc was last written
-        ckpt = out / "checkpoint.npz"
-        resume = resuming and ckpt.is_file()
+        self.saved = -np.inf  # when the checkpoint was last written
+        self.signal: int | None = None  # SIGINT or SIGTERM received during the run
+        self.saved_step = 0  # the step of the last checkpoint written
+        self.recorded = False  # records not yet in timeseries.nc
+        resume = resuming and (out / "checkpoint.npz").is_file()
+        if resuming and not resume and (out / "status.json").is_file():
+            raise damaged(out, "checkpoint.npz", "missing (status.json says the run started)")
         if resume:  # first: the health and the recorders read the data it adopts
-            self._add_notices(engine.resume(out))
+            self._add_notices(self._checked(out, "data.nc", lambda: engine.resume(out)))
         self.health = engine.health()
         self.recorders = engine.recorders()
         if resume:
-            arrays = read_npz(ckpt)
-            self.state = restore_state(engine.state0, arrays)
-            step = int(np.asarray(self.state.step)[0])
-            self._add_notices(self.health.restore(arrays, out, step))
-            for recorder in self.recorders:
-                recorder.restore(arrays)
-            # what the checkpoint stamped (an older one stamped less) against now
-            before = {k: str(arrays[k]) for k in self.environment if k in arrays}
-            if before and before != {k: self.environment[k] for k in before}:
-                warnings.warn(
-                    f"resuming {out} in another environment ({before} -> {self.environment}): "
-                    "the result is a valid run but not bit-identical to an uninterrupted one",
-                    stacklevel=4,
-                )
+            self.state = self._restore(out)
             self.fresh = False
         else:
-            out.mkdir(parents=True, exist_ok=True)
             write_text(out / "config.yaml", yaml.safe_dump(to_dict(engine.config), sort_keys=False))
             engine.start(out)
             self.state, self.fresh = engine.state0, True
+
+    @staticmethod
+    def _checked(out: Path, name: str, read: Callable[[], Any]) -> Any:
+        """``read()``, any failure of it reported as file ``name`` of ``out`` being damaged."""
+        try:
+            return read()
+        except DamagedRunError:
+            raise
+        except Exception as err:  # whatever a damaged file makes a reader raise
+            raise damaged(out, name, err) from None
+
+    def _restore(self, out: Path) -> Any:
+        """The state at the checkpoint, with the health and the recorders restored;
+        every file the resume counts on checked before anything runs."""
+        engine = self.engine
+        name = "checkpoint.npz"
+        arrays: dict[str, np.ndarray] = self._checked(out, name, lambda: read_npz(out / name))
+        state = self._checked(out, name, lambda: restore_state(engine.state0, arrays))
+        steps = np.asarray(state.step).reshape(-1)
+        if steps.size == 0 or np.any(steps != steps[0]):
+            raise damaged(out, name, f"its networks are at different steps {steps.tolist()}")
+        step = int(steps[0])
+        if not 0 <= step <= engine.total_steps:
+            raise damaged(out, name, f"step {step} is outside the run's 0-{engine.total_steps}")
+        self._add_notices(self._checked(out, name, lambda: self.health.restore(arrays, out, step)))
+        for recorder in self.recorders:
+            self._checked(out, name, lambda r=recorder: r.restore(arrays))  # type: ignore[misc]
+            try:
+                recorder.verify(out)
+            except (OSError, ValueError) as err:
+                raise damaged(out, "snapshots", str(err)) from None
+        # what the checkpoint stamped (an older one stamped less) against now
+        before = {k: str(arrays[k]) for k in self.environment if k in arrays}
+        if before and before != {k: self.environment[k] for k in before}:
+            warnings.warn(
+                f"resuming {out} in another environment ({before} -> {self.environment}): "
+                "the result is a valid run but not bit-identical to an uninterrupted one",
+                stacklevel=5,
+            )
+        return state
 
     def _add_notices(self, notices: list[str]) -> None:
         for notice in notices:
@@ -297,13 +402,15 @@ class _Loop:
         ds.attrs["driftlab_version"] = __version__
         return ds
 
-    def write_timeseries(self, *, force: bool = False) -> None:
-        now = time.perf_counter()
-        if force or now - self.written >= self.engine.timeseries_every_s:
+    def save(self, state_name: str, speed: float, *, force: bool = False) -> None:
+        """Write ``timeseries.nc`` (when there are new records), the checkpoint and
+        ``status.json``, in this order, at most every ``self.every`` seconds unless
+        ``force``."""
+        if not force and time.perf_counter() - self.saved < self.every:
+            return
+        if self.recorded:  # records since the last write (the checkpoint holds them too)
             write_netcdf(self.out / "timeseries.nc", self.timeseries())
-            self.written = time.perf_counter()
-
-    def checkpoint(self, state_name: str, speed: float) -> None:
+            self.recorded = False
         arrays = {**state_arrays(self.state), **self.health.arrays()}
         for recorder in self.recorders:
             arrays.update(recorder.arrays())
@@ -312,7 +419,7 @@ class _Loop:
         status: dict[str, Any] = {
             "state": state_name,
             "model": self.engine.model,
-            "step": int(np.asarray(self.state.step).max()),
+            "step": self.step(),
             "total_steps": self.engine.total_steps,
             "networks": len(self.engine.networks),
             "steps_per_second": speed,
@@ -322,6 +429,10 @@ class _Loop:
         for recorder in self.recorders:
             status.update(recorder.status())
         write_json(self.out / "status.json", status)
+        self.saved, self.saved_step = time.perf_counter(), self.step()
+
+    def step(self) -> int:
+        return int(np.asarray(self.state.step).max())
 
     # ------------------------------------------------------------------ the loop
 
@@ -334,21 +445,56 @@ class _Loop:
         ]
         for recorder in due:
             recorder.record(point, self.out)
-        if due:
-            self.write_timeseries()
+        self.recorded = self.recorded or bool(due)
+
+    @contextlib.contextmanager
+    def stop_on_signals(self) -> Iterator[None]:
+        """While the run runs, SIGINT and SIGTERM set :attr:`signal` (the loop stops
+        after the chunk in flight, with a checkpoint); a second one raises
+        ``KeyboardInterrupt`` at once. Only in the main thread (where Python runs
+        signal handlers), and not for a signal the process ignores."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.signal is not None:
+                raise KeyboardInterrupt
+            self.signal = signum
+
+        previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                previous[sig] = signal.signal(sig, handler)
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
 
     def run(self) -> RunOutcome:
+        self.saved_step = self.step()  # a resumed run's checkpoint is on disk
+        try:
+            with self.stop_on_signals():
+                return self._run()
+        except WriteError as err:
+            raise RunIOError(
+                f"cannot write '{err.filename}': {err.strerror}; the run stopped, and its "
+                f"last checkpoint is at step {self.saved_step:,}: free space (or fix the "
+                "problem) and rerun the same command to resume",
+                self.saved_step,
+            ) from None
+
+    def _run(self) -> RunOutcome:
         engine = self.engine
-        current = int(np.asarray(self.state.step)[0])
+        current = self.step()
         if self.fresh:
             point = Point(current, self.state, None, engine.measure)
             self.health.check(point)
             self.record(point, current, stopping=False)
-            self.checkpoint("running", 0.0)
-        bar = (
-            progress_bar(engine.total_steps, current, len(engine.networks))
-            if self.progress
-            else None
+            self.save("running", 0.0, force=True)
+        shown = (
+            Progress(engine.total_steps, current, len(engine.networks)) if self.progress else None
         )
         speed, t_start, steps_start = 0.0, time.perf_counter(), current
         targets = np.unique(np.concatenate([r.schedule for r in self.recorders]))
@@ -367,26 +513,37 @@ class _Loop:
                 self.health.check(point)  # after every chunk; the record points only sample
                 stopping = bool(np.all(self.health.stopped))
                 self.record(point, int(target), stopping)
-                self.checkpoint("running", speed)
-                if bar is not None:
-                    bar.update(n)
+                if shown is not None:
                     postfix: dict[str, str] = {}
                     for recorder in self.recorders:
                         postfix.update(recorder.postfix())
-                    bar.set_postfix(**postfix)
+                    shown.update(current, postfix)
+                if self.signal is not None and not stopping:
+                    if shown is not None:
+                        shown.close()
+                    self.save("interrupted", speed, force=True)
+                    name = signal.Signals(self.signal).name
+                    raise RunInterruptedError(
+                        f"{name}: stopped at step {current:,} of {engine.total_steps:,}; "
+                        "rerun the same command to resume",
+                        current,
+                        self.signal,
+                    )
+                self.save("running", speed)
                 if self.on_chunk is not None:
                     self.on_chunk(current, engine.total_steps, speed)
             if stopping:
                 break
-        if bar is not None:
-            bar.close()
+        if shown is not None:
+            shown.close()
         self.health.close()
         final = "diverged" if np.all(self.health.stopped) else "complete"
-        self.write_timeseries(force=True)
+        write_netcdf(self.out / "timeseries.nc", self.timeseries())
         coords = network_coords(engine.networks)
         for recorder in self.recorders:
             recorder.finish(self.out, coords)
-        self.checkpoint(final, speed)
+        self.save(final, speed, force=True)
         # only now, with the final state on disk, are the per-record files redundant
         shutil.rmtree(self.out / "snapshots", ignore_errors=True)
+        remove_temporaries(self.out)
         return RunOutcome(self.out, final, current, speed)

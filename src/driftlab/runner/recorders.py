@@ -11,6 +11,7 @@ no-op defaults.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,9 @@ class BaseRecorder:
 
     def finish(self, out: Path, coords: Mapping[str, Any]) -> None:
         """No files to gather."""
+
+    def verify(self, out: Path) -> None:
+        """No files of its own to check before a resume."""
 
 
 @dataclass
@@ -89,10 +93,20 @@ class Series:
 
     def restore(self, arrays: Mapping[str, np.ndarray]) -> None:
         """From a checkpoint; a measurement an older checkpoint lacks is NaN."""
-        steps = arrays.get(f"{self.prefix}/step", np.zeros(0, np.int64))
+        steps = np.asarray(arrays.get(f"{self.prefix}/step", np.zeros(0, np.int64)))
+        if steps.ndim != 1:
+            raise ValueError(f"array '{self.prefix}/step' has shape {steps.shape}, not (records,)")
         self.steps = [int(s) for s in steps]
-        nan = np.full((len(self.steps), self.n_networks), np.nan)
-        self.values = {k: list(arrays.get(f"{self.prefix}/{k}", nan)) for k in self.names}
+        shape = (len(self.steps), self.n_networks)
+        nan = np.full(shape, np.nan)
+        self.values = {}
+        for name in self.names:
+            table = np.asarray(arrays.get(f"{self.prefix}/{name}", nan))
+            if table.shape != shape:
+                raise ValueError(
+                    f"array '{self.prefix}/{name}' has shape {table.shape}, the run needs {shape}"
+                )
+            self.values[name] = list(table)
 
     def add_to(
         self,
@@ -168,7 +182,21 @@ class Snapshots(BaseRecorder):
 
     def restore(self, arrays: Mapping[str, np.ndarray]) -> None:
         steps = arrays.get(f"snap/{self.stem}/step", arrays.get("rec/step", np.zeros(0)))
-        self.steps = [int(s) for s in steps]
+        self.steps = [int(s) for s in np.asarray(steps).reshape(-1)]
+
+    def verify(self, out: Path) -> None:
+        """Every snapshot the checkpoint counts is on disk and whole (CRC checked)."""
+        for step in self.steps:
+            path = self._path(out, step)
+            if not path.is_file():
+                raise FileNotFoundError(f"{path.relative_to(out)} is missing")
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    bad = archive.testzip()
+            except (OSError, zipfile.BadZipFile, EOFError) as err:
+                raise ValueError(f"{path.relative_to(out)} cannot be read ({err})") from None
+            if bad is not None:
+                raise ValueError(f"{path.relative_to(out)} is corrupt (member {bad})")
 
     def finish(self, out: Path, coords: Mapping[str, Any]) -> None:
         steps = np.asarray(self.steps, np.int64)

@@ -111,19 +111,23 @@ class AbstractParams:
     (:data:`ABSTRACT_SCALINGS`) is the final scaling of X and Y: ``"authors"``
     (default, min-max to about [-1, 1]) or ``"unit"`` (none, U[0, 1)-based).
 
-    Each field's ``metadata`` holds its allowed values (``min``, ``strict``,
+    Each field's ``metadata`` holds its allowed values (``min``, ``max``, ``strict``,
     ``choices``), which the config (driftlab.config) checks; ``kind`` is
-    ``internal``, set from the config's ``task.name``.
+    ``internal``, set from the config's ``task.name``. Every number has both bounds,
+    generous: sizes up to 100,000, samples and ring units up to 10^6, a texture sd up
+    to 100,000 units, a field of view and a step scale up to 10^6.
     """
 
     kind: str = field(default="random", metadata={"internal": True})  # set from task.name
-    d_in: int = field(default=20, metadata={"min": 1})
-    d_out: int = field(default=5, metadata={"min": 1})
-    n_samples: int = field(default=5, metadata={"min": 2})
-    ring: int = field(default=120, metadata={"min": 2})
-    texture_sd: float = field(default=4.0, metadata={"min": 0.0, "strict": True})
-    field_of_view: float = field(default=30.0, metadata={"min": 0.0, "strict": True})
-    step_scale: float = field(default=20.0, metadata={"min": 0.0})
+    d_in: int = field(default=20, metadata={"min": 1, "max": 100_000})
+    d_out: int = field(default=5, metadata={"min": 1, "max": 100_000})
+    n_samples: int = field(default=5, metadata={"min": 2, "max": 1_000_000})
+    ring: int = field(default=120, metadata={"min": 2, "max": 1_000_000})
+    texture_sd: float = field(default=4.0, metadata={"min": 0.0, "strict": True, "max": 100_000.0})
+    field_of_view: float = field(
+        default=30.0, metadata={"min": 0.0, "strict": True, "max": 1_000_000.0}
+    )
+    step_scale: float = field(default=20.0, metadata={"min": 0.0, "max": 1_000_000.0})
     scale: str = field(default="authors", metadata={"choices": ABSTRACT_SCALINGS})
 
     @property

@@ -84,21 +84,27 @@ class CorridorParams:
     """Parameters of the corridor task, with the Figure 2 values as defaults.
 
     Each field's ``metadata`` holds its allowed values (``min``, ``max``, ``strict``,
-    ``strict_max``, ``choices``), which the config (driftlab.config) checks."""
+    ``strict_max``, ``choices``), which the config (driftlab.config) checks. Every
+    number has both bounds, generous: lengths and speeds up to 1,000 (Figure 2: a
+    1 x 14 corridor), up to 1,000 rays, 10^6 samples, a heading sd up to 100 rad, a
+    texture smoothing sd up to the whole perimeter (K_smooth <= 1; beyond it the
+    texture is flat)."""
 
-    L_x: float = field(default=1.0, metadata={"min": 0.0, "strict": True})
-    L_y: float = field(default=14.0, metadata={"min": 0.0, "strict": True})
-    L_vis: int = field(default=17, metadata={"min": 2})
+    L_x: float = field(default=1.0, metadata={"min": 0.0, "strict": True, "max": 1000.0})
+    L_y: float = field(default=14.0, metadata={"min": 0.0, "strict": True, "max": 1000.0})
+    L_vis: int = field(default=17, metadata={"min": 2, "max": 1000})
     theta_vis: float = field(
         default=float(np.pi / 8), metadata={"min": 0.0, "strict": True, "max": float(np.pi / 2)}
     )
-    V0: float = field(default=0.2, metadata={"min": 0.0, "strict": True})
-    speed_sd: float = field(default=0.1, metadata={"min": 0.0})
-    sigma_theta: float = field(default=float(2 * np.pi * np.pi * 0.1 / 360), metadata={"min": 0.0})
-    K_smooth: float = field(default=0.09, metadata={"min": 0.0, "strict": True})
+    V0: float = field(default=0.2, metadata={"min": 0.0, "strict": True, "max": 1000.0})
+    speed_sd: float = field(default=0.1, metadata={"min": 0.0, "max": 1000.0})
+    sigma_theta: float = field(
+        default=float(2 * np.pi * np.pi * 0.1 / 360), metadata={"min": 0.0, "max": 100.0}
+    )
+    K_smooth: float = field(default=0.09, metadata={"min": 0.0, "strict": True, "max": 1.0})
     buffer_x: float = field(default=0.5, metadata={"min": 0.0, "max": 0.5})
     buffer_y: float = field(default=0.1, metadata={"min": 0.0, "max": 0.5, "strict_max": True})
-    n_samples: int = field(default=150, metadata={"min": 2})
+    n_samples: int = field(default=150, metadata={"min": 2, "max": 1_000_000})
     texture_mapping: str = field(default="perimeter", metadata={"choices": TEXTURE_MAPPINGS})
     velocity_input: str = field(default="heading_change", metadata={"choices": VELOCITY_INPUTS})
     scale: str = field(default="minmax", metadata={"choices": SCALINGS})
