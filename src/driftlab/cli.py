@@ -43,6 +43,16 @@ def _cpus(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text[:40]!r}")
+    return value
+
+
 def _add_run_options(parser: argparse.ArgumentParser, example: str, *, figure: str) -> None:
     """The options every training command shares: --set, --out, --quiet, --no-figures, --cpus."""
     parser.add_argument(
@@ -184,6 +194,24 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seeds", type=int, default=3, help="networks per condition (default 3)")
     gen.add_argument("--quiet", action="store_true", help="no progress bars")
     gen.add_argument("--cpus", type=_cpus, default=os.environ.get("DRIFTLAB_CPUS", "1"))
+    plan = sub.add_parser(
+        "plan",
+        help="expand a sweep spec into its runs and list them (writes nothing)",
+        description=(
+            "Read a sweep spec (YAML/TOML: base config, varied fields, weighted branches, "
+            "count, seed), expand it deterministically and print one line per run: its id "
+            "(a hash of its resolved config), branch and the values of its varied fields."
+        ),
+    )
+    plan.add_argument(
+        "spec",
+        help="sweep spec file (YAML or TOML), or a preset: table1 (Table 1's random set), "
+        "noise_scan (Figure 3B), update_vs_label (Figure S2)",
+    )
+    plan.add_argument(
+        "--steps", type=_positive, help="steps of every run (shrinks a sweep for a laptop)"
+    )
+    plan.add_argument("--count", type=_positive, help="number of runs (replaces the spec's)")
     return parser
 
 
@@ -498,13 +526,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout closed early (e.g. piped into head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except OSError as err:  # e.g. a figure on a full disk; a run's own files are RunIOError
         where = f": '{err.filename}'" if err.filename else ""
         print(f"driftlab: error: {one_line(str(err.strerror or err))}{where}", file=sys.stderr)
         return EXIT_IO
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from driftlab.sweep.spec import describe, expand, load_spec
+
+    spec = load_spec(args.spec, steps=args.steps, count=args.count)
+    runs = expand(spec)
+    per_branch: dict[str, int] = {}
+    for run in runs:
+        per_branch[run.branch] = per_branch.get(run.branch, 0) + 1
+    steps = sum(run.config.train.steps * run.config.n_networks for run in runs)
+    shares = ", ".join(f"{name} {n:,}" for name, n in per_branch.items())
+    print(f"sweep '{spec.name}': {len(runs):,} runs ({shares}), {steps:,} network-steps")
+    print("\n".join(describe(runs)))
+    return EXIT_OK
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "plan":
+        return _cmd_plan(args)
     if args.command == "hebbian":
         return _cmd_hebbian(args)
     if args.command == "generality":
