@@ -246,3 +246,21 @@ def test_a_shrunken_grid_pairs_the_branches() -> None:
         shapes.setdefault(run.branch, []).append(shape)
     assert shapes["update"] == shapes["label"]
     assert len({tuple(sorted(s.items())) for s in shapes["update"]}) == 5
+
+
+def test_a_branch_setting_a_shared_varied_field_replaces_its_variation() -> None:
+    spec = {
+        "count": 20,
+        "base": BASE,
+        "vary": {"noise.update.sd": {"loguniform": [0.01, 0.1]}},
+        "branches": {"noisy": {}, "control": {"set": {"noise.update.sd": 0.0}}},
+    }
+    runs = expand(parse_spec(spec))
+    control = [r for r in runs if r.branch == "control"]
+    assert len(control) == 10 and all(r.config.noise.update.sd == (0.0,) for r in control)
+    assert all(0.01 <= r.config.noise.update.sd[0] <= 0.1 for r in runs if r.branch == "noisy")
+
+
+def test_a_field_that_is_not_a_name_is_one_line() -> None:
+    with pytest.raises(ConfigError, match="field 1: expected a dotted field name"):
+        parse_spec({"base": BASE, "vary": {1: {"grid": [1]}}})

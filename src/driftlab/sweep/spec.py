@@ -12,7 +12,7 @@ configurations, as the paper's Table 1 and Figure 3 sweeps are::
     vary:                # dotted run-config fields and how each varies
       task.name: {choice: [random, smoothed, predictive]}
       noise.update.sd: {loguniform: [0.001, 0.1]}
-    branches:            # mutually exclusive alternatives, drawn by weight
+    branches:            # mutually exclusive alternatives, shared by weight
       gd_update: {weight: 9, set: {train.rule: gd}, vary: {...}}
       adam: {weight: 1, set: {train.rule: adam, train.lr: 0.001}}
 
@@ -43,6 +43,8 @@ Expansion (:func:`expand`) is deterministic on any machine and any numpy:
   resolved config (the first :data:`ID_DIGITS` hex digits): the same config
   is the same run, wherever it is listed (listed twice, it runs once).
 
+A branch's ``set`` or ``vary`` of a field replaces the spec's ``vary`` of it
+(e.g. a noise-free control branch that sets the noise the others vary).
 Every error is one line naming the spec and the field (:class:`ConfigError`).
 """
 
@@ -170,7 +172,9 @@ def _number(where: str, value: Any, *, integer: bool = False) -> float:
     return value  # type: ignore[no-any-return]
 
 
-def _parse_vary(where: str, field: str, raw: Any) -> Vary:
+def _parse_vary(where: str, field: Any, raw: Any) -> Vary:
+    if not isinstance(field, str):
+        raise _error(where, f"field {show(field)}: expected a dotted field name")
     here = f"{where} field '{clip(field)}'"
     if not isinstance(raw, Mapping) or len(raw) != 1:
         raise _error(here, f"expected one of {{{', '.join(DISTRIBUTIONS)}: ...}}, got {show(raw)}")
@@ -250,11 +254,16 @@ def parse_spec(raw: Any, where: str = "sweep spec") -> SweepSpec:
         if weight <= 0:
             raise _error(here, f"weight: must be > 0, got {show(weight)}")
         fixed = dict(_table(here, braw.get("set"), "set"))
+        odd = [f for f in fixed if not isinstance(f, str)]
+        if odd:
+            raise _error(here, f"set: field {show(odd[0])}: expected a dotted field name")
         own = [_parse_vary(here, f, v) for f, v in _table(here, braw.get("vary"), "vary").items()]
-        vary = tuple({v.field: v for v in (*shared, *own)}.values())  # the branch's own wins
-        clash = [f for f in fixed if f in {v.field for v in vary}]
+        clash = [f for f in fixed if f in {v.field for v in own}]
         if clash:
-            raise _error(here, f"field '{clip(clash[0])}' is both set and varied")
+            raise _error(here, f"field '{clip(str(clash[0]))}' is both set and varied")
+        # a branch's own setting or variation of a field replaces the shared variation
+        inherited = [v for v in shared if v.field not in fixed]
+        vary = tuple({v.field: v for v in (*inherited, *own)}.values())
         branches.append(Branch(str(bname), float(weight), fixed, vary))
     spec = SweepSpec(name, seed, count, base, tuple(branches))
     for branch in spec.branches:  # every value a field may take must make a valid config
