@@ -18,6 +18,7 @@ from typing import Any
 
 from driftlab.errors import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_IO,
     EXIT_OK,
     EXIT_USAGE,
@@ -25,7 +26,6 @@ from driftlab.errors import (
     RunInterruptedError,
 )
 
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 MAX_MESSAGE = 600  # characters of an error message shown
 
 

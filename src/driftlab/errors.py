@@ -19,6 +19,7 @@ without loading JAX. Exit codes (also in the README, "Exit codes"):
 from __future__ import annotations
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_IO = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 class DriftlabError(Exception):

@@ -20,13 +20,10 @@ before anything is allocated) and refused by :func:`~driftlab.config.resources.c
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import math
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from driftlab.config.layers import (
     layered_mapping,
@@ -46,6 +43,7 @@ from driftlab.config.schema import (
     MAX_SCALE,
     MAX_STEPS,
     MAX_UNITS,
+    Batched,
     build_section,
     check_networks,
     field_error,
@@ -209,37 +207,6 @@ class RecordConfig:
     hessian: HessianRecord = field(default_factory=HessianRecord)
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines a run; two equal configs give bit-identical results."""
-
-    seed: tuple[int, ...] = field(default=(0,), metadata=_batch(min=0, max=2**31 - 1))
-    task: TaskConfig = field(default_factory=TaskConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    noise: NoiseConfig = field(default_factory=NoiseConfig)
-    record: RecordConfig = field(default_factory=RecordConfig)
-
-    def batch_axes(self) -> dict[str, tuple[float, ...]]:
-        """The values of each batch field, by its dotted name, in :data:`BATCH_FIELDS` order."""
-        return {path: operator.attrgetter(path)(self) for _, path in BATCH_FIELDS}
-
-    @property
-    def n_networks(self) -> int:
-        """Number of networks of the batch (the length of :meth:`batch`, not built)."""
-        return math.prod(len(values) for values in self.batch_axes().values())
-
-    def batch(self) -> list[dict[str, float]]:
-        """One dict per network: the Cartesian product of the batch fields, in a fixed order."""
-        names = [name for name, _ in BATCH_FIELDS]
-        axes = self.batch_axes().values()
-        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
-
-    def resources(self) -> Resources:
-        """What the run would take (:func:`estimate_resources`)."""
-        return estimate_resources(self)
-
-
 BATCH_FIELDS: tuple[tuple[str, str], ...] = (
     ("seed", "seed"),
     ("lr", "train.lr"),
@@ -249,6 +216,25 @@ BATCH_FIELDS: tuple[tuple[str, str], ...] = (
     ("input_sd", "noise.input.sd"),
 )
 """The batch fields: (key in :meth:`RunConfig.batch`'s dicts, dotted config field)."""
+
+
+@dataclass(frozen=True)
+class RunConfig(Batched):
+    """Everything that defines a run; two equal configs give bit-identical results."""
+
+    BATCH_FIELDS: ClassVar[tuple[tuple[str, str], ...]] = BATCH_FIELDS
+
+    seed: tuple[int, ...] = field(default=(0,), metadata=_batch(min=0, max=2**31 - 1))
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
+
+    def resources(self) -> Resources:
+        """What the run would take (:func:`estimate_resources`)."""
+        return estimate_resources(self)
+
 
 MAX_TILES = 1_000_000
 """Most samples of the corridor's wall texture, n_tiles = round(2 (L_x + L_y) L_vis)

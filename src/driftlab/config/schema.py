@@ -35,6 +35,7 @@ import hashlib
 import itertools
 import json
 import math
+import operator
 import sys
 import typing
 from collections.abc import Mapping, Sequence
@@ -269,6 +270,29 @@ def first_difference(a: Any, b: Any, path: str = "") -> str:
             if a[key] != b.get(key):
                 return first_difference(a[key], b.get(key), f"{path}.{key}" if path else key)
     return f"field '{clip(path)}': {show(a)} there, {show(b)} here"
+
+
+class Batched:
+    """What a config whose batch fields train one network per combination has:
+    its batch fields are the class's ``BATCH_FIELDS``, pairs (key in the dicts of
+    :meth:`batch`, dotted config field), in a fixed order."""
+
+    BATCH_FIELDS: typing.ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    def batch_axes(self) -> dict[str, tuple[float, ...]]:
+        """The values of each batch field, by its dotted name, in ``BATCH_FIELDS`` order."""
+        return {path: operator.attrgetter(path)(self) for _, path in self.BATCH_FIELDS}
+
+    @property
+    def n_networks(self) -> int:
+        """Number of networks of the batch (the length of :meth:`batch`, not built)."""
+        return math.prod(len(values) for values in self.batch_axes().values())
+
+    def batch(self) -> list[dict[str, float]]:
+        """One dict per network: the Cartesian product of the batch fields, in order."""
+        names = [name for name, _ in self.BATCH_FIELDS]
+        axes = self.batch_axes().values()
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
 
 
 def check_networks(axes: Mapping[str, int]) -> None:

@@ -28,13 +28,11 @@ is allocated (and refused by :func:`~driftlab.config.resources.check_resources`)
 
 from __future__ import annotations
 
-import itertools
 import math
-import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from driftlab.config.layers import (
     layered_mapping,
@@ -53,6 +51,7 @@ from driftlab.config.schema import (
     MAX_SCALE,
     MAX_STEPS,
     MAX_UNITS,
+    Batched,
     build_section,
     check_networks,
     field_error,
@@ -178,9 +177,19 @@ class HebbRecordConfig:
     activity: bool = True
 
 
+HEBBIAN_BATCH_FIELDS: tuple[tuple[str, str], ...] = (
+    ("seed", "seed"),
+    ("eta", "train.eta"),
+    ("sigma", "train.sigma"),
+)
+"""The batch fields: (key in :meth:`HebbianConfig.batch`'s dicts, dotted config field)."""
+
+
 @dataclass(frozen=True)
-class HebbianConfig:
+class HebbianConfig(Batched):
     """Everything that defines a Hebbian run; equal configs give bit-identical results."""
+
+    BATCH_FIELDS: ClassVar[tuple[tuple[str, str], ...]] = HEBBIAN_BATCH_FIELDS
 
     seed: tuple[int, ...] = field(
         default=(0,), metadata={"batch": True, "min": 0, "max": 2**31 - 1}
@@ -205,33 +214,9 @@ class HebbianConfig:
         """Dimension d of an input (2 on the ring, the grid cells on the track)."""
         return 2 if self.inputs.kind == "ring" else self.inputs.place.n_grid
 
-    def batch_axes(self) -> dict[str, tuple[float, ...]]:
-        """The values of each batch field, by its dotted name, in :data:`HEBBIAN_BATCH_FIELDS`
-        order."""
-        return {path: operator.attrgetter(path)(self) for _, path in HEBBIAN_BATCH_FIELDS}
-
-    @property
-    def n_networks(self) -> int:
-        """Number of networks of the batch (the length of :meth:`batch`, not built)."""
-        return math.prod(len(values) for values in self.batch_axes().values())
-
-    def batch(self) -> list[dict[str, float]]:
-        """One dict per network (seed, eta, sigma): the Cartesian product, in that order."""
-        names = [name for name, _ in HEBBIAN_BATCH_FIELDS]
-        axes = self.batch_axes().values()
-        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
-
     def resources(self) -> Resources:
         """What the run would take (:func:`estimate_hebbian_resources`)."""
         return estimate_hebbian_resources(self)
-
-
-HEBBIAN_BATCH_FIELDS: tuple[tuple[str, str], ...] = (
-    ("seed", "seed"),
-    ("eta", "train.eta"),
-    ("sigma", "train.sigma"),
-)
-"""The batch fields: (key in :meth:`HebbianConfig.batch`'s dicts, dotted config field)."""
 
 
 def parse_hebbian_config(raw: Mapping[str, Any]) -> HebbianConfig:

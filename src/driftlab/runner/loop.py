@@ -325,7 +325,6 @@ class _Loop:
         self.notices: list[str] = list(read_status(out).get("notices", [])) if resuming else []
         self.saved = -np.inf  # when the checkpoint was last written
         self.signal: int | None = None  # SIGINT or SIGTERM received during the run
-        self.saved_step = 0  # the step of the last checkpoint written
         self.recorded = False  # records not yet in timeseries.nc
         resume = resuming and (out / "checkpoint.npz").is_file()
         if resuming and not resume and (out / "status.json").is_file():
@@ -341,6 +340,7 @@ class _Loop:
             write_text(out / "config.yaml", yaml.safe_dump(to_dict(engine.config), sort_keys=False))
             engine.start(out)
             self.state, self.fresh = engine.state0, True
+        self.saved_step = self.step()  # the step of the last checkpoint on disk
 
     @staticmethod
     def _checked(out: Path, name: str, read: Callable[[], Any]) -> Any:
@@ -473,7 +473,6 @@ class _Loop:
                 signal.signal(sig, old)
 
     def run(self) -> RunOutcome:
-        self.saved_step = self.step()  # a resumed run's checkpoint is on disk
         try:
             with self.stop_on_signals():
                 return self._run()
