@@ -16,3 +16,5 @@ echo "== test suite on jax $(python3 -c 'import jax; print(jax.__version__)'), C
 JAX_PLATFORMS=cpu timeout 130 python3 -m pytest -q -x -n 8 -p no:cacheprovider tests 2>&1 | tail -15 | tee "$OUT/pytest_cpu.txt"
 echo "== engine and model tests on the GPU backend"
 timeout 80 python3 -m pytest -q -p no:cacheprovider tests/test_engine.py tests/test_model.py tests/test_noise.py 2>&1 | tail -25 | tee "$OUT/pytest_gpu.txt"
+echo "== sweep throughput: table1 padded into packs, one worker (benchmarks/bench_sweep.py)"
+timeout 240 python3 benchmarks/bench_sweep.py --gpu --runs 1100 --steps 20000 --pack 1100 --json "$OUT/gpu_sweep.json" 2>&1 | tail -5 | tee "$OUT/gpu_sweep.txt"

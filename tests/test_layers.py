@@ -30,6 +30,13 @@ JAX_FREE = (
     "driftlab.divergence",
     "driftlab.runner.recorders",
     "driftlab.runner.schedule",
+    "driftlab.sweep",
+    "driftlab.sweep.store",
+    "driftlab.sweep.summary",
+    "driftlab.sweep.groups",
+    "driftlab.sweep.figures",
+    "driftlab.sweep.worker",
+    "driftlab.plots.sweep",
 )
 
 

@@ -116,22 +116,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fig = sub.add_parser(
         "figure",
-        help="draw a paper figure from a run directory",
+        help="draw a paper figure from a run or sweep directory",
         description=(
-            "Draw a paper figure: fig2, fig3c and fig4 B-D from stored runs; fig4's panel A "
+            "Draw a paper figure: fig2, fig3c and fig4 B-D from stored runs; fig3 (3A-B), "
+            "fig5b, s1 and s2 from a sweep directory ('driftlab sweep'); fig4's panel A "
             "and xy-drift simulate their two-dimensional landscapes on the spot (seconds)."
         ),
     )
     fig.add_argument(
         "name",
         choices=FIGURES,
-        help="fig2 (Figure 2 B-E of a corridor run), fig3c (Figure 3C of a 'driftlab hebbian' "
+        help="fig2 (Figure 2 B-E of a corridor run), fig3 (Figure 3A-B of a sweep: table1 "
+        "or noise_scan), fig5b (nonzero Hessian eigenvalues against active units, a sweep "
+        "with Hessian records), s1 / s2 (time courses per algorithm / update vs label "
+        "noise, a sweep), fig3c (Figure 3C of a 'driftlab hebbian' "
         "run), fig4 (Figure 4: A valley, B-C from a "
         "run with Hessian records, D from --label-run), xy-drift (the (x y)^2 drift against "
         "theory; no run needed)",
     )
     fig.add_argument(
-        "run_dir", nargs="?", help="a run directory written by 'driftlab run' (fig2, fig4)"
+        "run_dir",
+        nargs="?",
+        help="a run directory written by 'driftlab run' (fig2, fig4), or a sweep directory "
+        "written by 'driftlab sweep' (fig3, fig5b, s1, s2)",
+    )
+    fig.add_argument(
+        "--kept-only",
+        action="store_true",
+        help="fig3, fig5b, s1, s2: only the runs the authors' filter keeps",
     )
     fig.add_argument("--out", help="folder for the PNG and PDF (default: RUN_DIR/figures)")
     fig.add_argument("--network", type=int, default=0, help="which network of a batch (default 0)")
@@ -212,10 +224,59 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps", type=_positive, help="steps of every run (shrinks a sweep for a laptop)"
     )
     plan.add_argument("--count", type=_positive, help="number of runs (replaces the spec's)")
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a sweep (many runs from a spec) on this machine or a Dask cluster",
+        description=(
+            "Plan a sweep spec or preset, run every run not yet finished (one resumable run "
+            "directory each, under OUT/runs), then rebuild OUT/summary.parquet (a row per run) "
+            "and OUT/timecourses.nc. Rerun the same command to continue after a stop or a "
+            "crash: finished runs are read, not recomputed. 'driftlab sweep summary OUT' "
+            "prints the per-group table (median and quartiles per algorithm and noise)."
+        ),
+    )
+    sweep.add_argument(
+        "spec",
+        help="sweep spec file (YAML or TOML), or a preset: table1, noise_scan, update_vs_label; "
+        "or 'summary' followed by a sweep directory",
+    )
+    sweep.add_argument("sweep_dir", nargs="?", help="with 'summary': the sweep directory")
+    sweep.add_argument("--out", help="sweep directory (default: sweeps/NAME-HASH of the plan)")
+    sweep.add_argument(
+        "--steps", type=_positive, help="steps of every run (shrinks a sweep for a laptop)"
+    )
+    sweep.add_argument("--count", type=_positive, help="number of runs (replaces the spec's)")
+    sweep.add_argument(
+        "--backend",
+        choices=("local", "dask"),
+        default="local",
+        help="local: worker processes on this machine (default); dask: a Dask LocalCluster, "
+        "or the cluster of --scheduler",
+    )
+    sweep.add_argument("--workers", type=_positive, help="worker processes (default: one per core)")
+    sweep.add_argument(
+        "--scheduler",
+        help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies "
+        "--backend dask; OUT must be on a file system the workers share)",
+    )
+    sweep.add_argument(
+        "--pack",
+        type=_positive,
+        default=0,
+        help="train up to N runs of one padded shape as one vmapped program (for a GPU, "
+        "e.g. --pack 1024 --workers 1; off by default: on a CPU each run alone is faster)",
+    )
+    sweep.add_argument("--quiet", action="store_true", help="no progress line")
+    sweep.add_argument(
+        "--kept-only",
+        action="store_true",
+        help="summary: only runs the authors' filter keeps (column authors_filter_kept)",
+    )
     return parser
 
 
-FIGURES = ("fig2", "fig3c", "fig4", "xy-drift")
+FIGURES = ("fig2", "fig3", "fig3c", "fig4", "fig5b", "s1", "s2", "xy-drift")
+SWEEP_FIGURES = ("fig3", "fig5b", "s1", "s2")
 
 
 def _default_out(config: str | None, preset: str | None, digest: str) -> Path:
@@ -369,7 +430,8 @@ def _cmd_figure(args: argparse.Namespace) -> int:
             ("--times", args.times, ("fig4",)),
             ("--place", args.place, ("fig2",)),
             ("--loss", args.loss, ("fig2",)),
-            ("run_dir", args.run_dir, ("fig2", "fig3c", "fig4")),
+            ("run_dir", args.run_dir, ("fig2", "fig3c", "fig4", *SWEEP_FIGURES)),
+            ("--kept-only", args.kept_only or None, SWEEP_FIGURES),
         )
         if value is not None and args.name not in used_by
     ]
@@ -381,6 +443,15 @@ def _cmd_figure(args: argparse.Namespace) -> int:
         out = Path(args.out or "runs/xy-drift")
         print("simulating noisy GD on (x y)^2 and its control ...", file=sys.stderr)
         paths = run_xy_drift(out)
+    elif args.name in SWEEP_FIGURES:
+        from driftlab.sweep.figures import draw
+
+        if args.run_dir is None:
+            return _usage_error(f"figure {args.name}: give a sweep directory ('driftlab sweep')")
+        try:
+            paths = draw(args.name, args.run_dir, args.out, kept_only=args.kept_only)
+        except ValueError as err:
+            return _usage_error(str(err))
     else:
         try:
             paths = _draw_run_figure(args, _run_dir(args.run_dir, "run_dir"))
@@ -550,7 +621,80 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    if args.spec == "summary":
+        return _cmd_sweep_summary(args)
+    if args.sweep_dir is not None:
+        return _usage_error(
+            f"{args.sweep_dir}: unexpected argument (only 'summary' takes a folder)"
+        )
+    if args.kept_only:
+        return _usage_error("--kept-only: applies to 'driftlab sweep summary' only")
+    import hashlib
+
+    from driftlab.sweep.execute import run_sweep
+    from driftlab.sweep.spec import expand, load_spec
+
+    spec = load_spec(args.spec, steps=args.steps, count=args.count)
+    runs = expand(spec)
+    digest = hashlib.sha256(" ".join(r.id for r in runs).encode()).hexdigest()[:8]
+    out = Path(args.out or f"sweeps/{spec.name}-{digest}")
+    steps = sum(r.config.train.steps * r.config.n_networks for r in runs)
+    print(f"driftlab: sweep '{spec.name}': {len(runs):,} runs, {steps:,} network-steps -> {out}")
+    outcome = run_sweep(
+        spec.name,
+        runs,
+        out,
+        backend=args.backend,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+        pack=args.pack,
+    )
+    print(
+        f"sweep '{spec.name}': {outcome.complete:,} complete, {outcome.diverged:,} diverged, "
+        f"{outcome.failed:,} failed of {outcome.runs:,} runs ({outcome.skipped:,} were already "
+        f"finished)"
+    )
+    if outcome.summary is not None:
+        print(f"summary: {outcome.summary}")
+    if outcome.failed:
+        print(
+            f"driftlab: {outcome.failed:,} runs failed (their errors: {out}/attempts/ and the "
+            "summary's reason column); rerun the same command to try them again",
+            file=sys.stderr,
+        )
+    if outcome.exit_code == EXIT_INTERRUPTED:
+        print("driftlab: stopped; rerun the same command to continue", file=sys.stderr)
+    return outcome.exit_code
+
+
+def _cmd_sweep_summary(args: argparse.Namespace) -> int:
+    if args.sweep_dir is None:
+        return _usage_error(
+            "sweep summary: give the sweep directory, e.g. sweeps/noise_scan-1a2b3c4d"
+        )
+    from driftlab.sweep import store
+    from driftlab.sweep.groups import group_table
+    from driftlab.sweep.summary import write_summary
+
+    out = Path(args.sweep_dir)
+    store.read_plan(out)  # one line when it is not a sweep directory
+    import pandas as pd
+
+    path = write_summary(out)
+    table = group_table(pd.read_parquet(path), kept_only=args.kept_only)
+    csv = out / store.GROUPS_CSV
+    table.to_csv(csv, index=False)
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    print(f"summary: {path}\ngroups: {csv}")
+    return EXIT_OK
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "sweep":
+        return _cmd_sweep(args)
     if args.command == "plan":
         return _cmd_plan(args)
     if args.command == "hebbian":

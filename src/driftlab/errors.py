@@ -35,6 +35,10 @@ class ConfigError(DriftlabError, ValueError):
     exit_code = EXIT_USAGE
 
 
+class RunDirError(ConfigError):
+    """The output directory cannot hold this run or sweep (the message says why)."""
+
+
 class DamagedRunError(DriftlabError, ValueError):
     """A file of a run directory cannot be read or does not fit the run; the message
     names the file and what to do."""

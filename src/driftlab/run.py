@@ -213,7 +213,7 @@ class FeedforwardEngine:
         at ``record.hessian``'s (when on)."""
         cfg, b = self.config, self.batch
         rec = cfg.record
-        schedule = record_steps(cfg.train.steps, rec.every, rec.log_points)
+        schedule = rec.steps(cfg.train.steps)
         found: list[Recorder] = [
             Metrics(
                 schedule,
@@ -236,14 +236,7 @@ class FeedforwardEngine:
                     np.asarray(b.y),
                     activation=cfg.model.activation,
                     seed=cfg.seed[0],
-                    options=HessianOptions(
-                        method=hess.method,
-                        dense_max=hess.dense_max,
-                        rtol=hess.rtol,
-                        spectrum=hess.spectrum,
-                        lanczos_steps=hess.lanczos_steps,
-                        hutchinson_samples=hess.hutchinson_samples,
-                    ),
+                    options=HessianOptions.of(hess),
                 )
             )
         return found

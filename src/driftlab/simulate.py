@@ -17,6 +17,7 @@ every chunk length, and the host only sees the state between chunks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -185,6 +186,7 @@ def make_step(
     return step
 
 
+@functools.cache
 def make_chunk(
     spec: EngineSpec,
     *,
@@ -204,6 +206,9 @@ def make_chunk(
     ``"map"`` runs them one after another inside the same compiled program
     (``lax.map``). Both give each network the same result; ``None`` picks
     :func:`default_batching`.
+
+    Cached: runs of equal static choices in one process (a sweep's worker) share
+    one jitted function, so equal shapes compile once.
     """
     step = make_step(spec)
 
@@ -271,6 +276,7 @@ def measure(params: Params, x: jax.Array, y: jax.Array, activation: str) -> Meas
     )
 
 
+@functools.cache
 def make_measure(activation: str) -> Callable[[Params, jax.Array, jax.Array], Measurement]:
     """Jitted, vmapped :func:`measure` over a batch."""
     fn = jax.vmap(lambda p, x, y: measure(p, x, y, activation))

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from driftlab.config.layers import (
     layered_mapping,
     load_named_preset,
@@ -52,6 +54,7 @@ from driftlab.divergence import RULES as DIVERGENCE_RULES
 from driftlab.model import ACTIVATIONS, REGIMES
 from driftlab.noise import GENERATORS
 from driftlab.rules import RULES
+from driftlab.runner.schedule import record_steps, tail_steps
 from driftlab.tasks.abstract import ABSTRACT_KINDS, AbstractParams
 from driftlab.tasks.corridor import CorridorParams
 
@@ -187,6 +190,28 @@ class HessianRecord:
 
 
 @dataclass(frozen=True)
+class TailRecord:
+    """Extra records packed into the end of the run: ``points`` records spaced
+    ``span * steps / points`` apart, the last one ``span * steps / points`` before the
+    final step (which is always recorded); off when ``points`` is 0.
+
+    The authors recorded 10,000 evenly spaced points and summarised a run's end by
+    the mean of its last ten records but the very last: ten records spanning the
+    final 0.1% of the run. ``points: 10, span: 0.001`` gives a log-spaced run the same
+    ten records, so the sweep's ratios average over the same stretch of training
+    (:mod:`driftlab.sweep.summary`)."""
+
+    points: int = field(default=0, metadata=_count(MAX_RECORDS))
+    span: float = field(
+        default=0.001, metadata={"min": 0.0, "strict": True, "max": 1.0, "strict_max": True}
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return self.points > 0
+
+
+@dataclass(frozen=True)
 class RecordConfig:
     """When the host records, how many steps one compiled chunk runs at most, and
     what is stored. Records: every ``every`` steps when ``every`` > 0 (it wins),
@@ -205,6 +230,15 @@ class RecordConfig:
         default=95.0, metadata={"min": 0.0, "strict": True, "max": 100.0, "strict_max": True}
     )
     hessian: HessianRecord = field(default_factory=HessianRecord)
+    tail: TailRecord = field(default_factory=TailRecord)
+
+    def steps(self, total: int) -> np.ndarray:
+        """The record points of a run of ``total`` steps: ``every`` / ``log_points``
+        (:func:`~driftlab.runner.schedule.record_steps`) and the ``tail``'s."""
+        steps = record_steps(total, self.every, self.log_points)
+        if self.tail.enabled:
+            steps = np.union1d(steps, tail_steps(total, self.tail.points, self.tail.span))
+        return steps
 
 
 BATCH_FIELDS: tuple[tuple[str, str], ...] = (
@@ -427,7 +461,7 @@ def estimate_resources(cfg: RunConfig) -> Resources:
     s = 4 if cfg.model.dtype == "float32" else 8
     n_params = H * (d_in + 1 + d_out)
     rec, hess, steps = cfg.record, cfg.record.hessian, cfg.train.steps
-    records = count_records(steps, rec.every, rec.log_points)
+    records = count_records(steps, rec.every, rec.log_points) + rec.tail.points
     hess_records = count_records(steps, hess.every, hess.log_points) if hess.enabled else 0
     dense = hess.method == "dense" or (hess.method == "auto" and n_params <= hess.dense_max)
     state = B * n_params * s * (1 + RULE_STATE_COPIES.get(cfg.train.rule, 2))

@@ -319,8 +319,9 @@ def _is_disabled(section: object) -> bool:
 def canonical_dict(cfg: object) -> dict[str, Any]:
     """The form of a config that its hash is computed on (version :data:`HASH_VERSION`):
     :func:`to_dict`, less every nested section that has an ``enabled`` property which
-    is false (today only ``record.hessian`` of the feed-forward model, off while both
-    its ``every`` and ``log_points`` are 0), so that the settings of a switched-off
+    is false (``record.hessian`` of the feed-forward model, off while both its
+    ``every`` and ``log_points`` are 0, and ``record.tail``, off while its ``points``
+    is 0), so that the settings of a switched-off
     section do not name a run, and switching it on does."""
     if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
         raise TypeError(f"expected a config dataclass, got {type(cfg).__name__}")
@@ -352,7 +353,7 @@ def config_digest(cfg: object) -> str:
     function); version 1 gives the names runs had before it was introduced. A new
     field with a default is part of the form already, so it changes every hash
     without a new version: the hash names a config as the program of its time
-    reads it. The sweep's store will key its results on this digest; run
+    reads it. A sweep names each run by its first 12 digits; run
     directories are named by its first 8 digits (:func:`config_hash`).
     """
     text = json.dumps(canonical_dict(cfg), sort_keys=True)

@@ -50,6 +50,7 @@ are not finite (diverged) records NaN throughout.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -162,6 +163,12 @@ class HessianOptions:
     spectrum: bool = True
     lanczos_steps: int = 80
     hutchinson_samples: int = 100
+
+    @classmethod
+    def of(cls, record: Any) -> HessianOptions:
+        """The options of a config's ``record.hessian`` section (any object with these
+        fields, e.g. :class:`driftlab.config.feedforward.HessianRecord`)."""
+        return cls(**{f.name: getattr(record, f.name) for f in dataclasses.fields(cls)})
 
     def uses_dense(self, n_params: int) -> bool:
         """Whether ``method`` means the dense spectrum for networks of ``n_params``."""

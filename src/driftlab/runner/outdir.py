@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from driftlab.config import ConfigError, first_difference, to_dict
+from driftlab.errors import RunDirError as RunDirError  # re-exported
 from driftlab.rundir import DATASETS, damaged, read_status
 from driftlab.runner.lock import LOCK_NAME, run_dir_lock
 
@@ -27,10 +28,6 @@ RUN_FILES: frozenset[str] = frozenset(
     | {f"{name}.nc" for name in DATASETS}
 )
 """Every entry a run writes into its directory (besides the lock and temporaries)."""
-
-
-class RunDirError(ConfigError):
-    """The output directory cannot hold this config's run (the message says why)."""
 
 
 def _is_scratch(name: str) -> bool:

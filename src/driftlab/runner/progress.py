@@ -83,6 +83,10 @@ class Progress:
     chunks and their periodic records and checkpoints. Until two updates half a second
     apart exist, speed and ETA read ``--``. The final line reports the mean over the whole
     span since the first update.
+
+    ``name`` replaces the line's head (``training N networks``) and ``unit`` the word
+    ``steps``: a sweep counts network-steps over all its runs
+    (:mod:`driftlab.sweep.execute`).
     """
 
     def __init__(
@@ -98,6 +102,8 @@ class Progress:
         every_fraction: float = 0.05,
         every_seconds: float = 60.0,
         window_seconds: float = 30.0,
+        name: str | None = None,
+        unit: str = "steps",
     ) -> None:
         if every_fraction <= 0 or every_seconds <= 0 or window_seconds <= 0:
             raise ValueError("every_fraction, every_seconds and window_seconds must be > 0")
@@ -107,7 +113,8 @@ class Progress:
         self.clock = clock
         self.every_fraction, self.every_seconds = every_fraction, every_seconds
         self.window_seconds = window_seconds
-        self.name = f"{label} {networks} network{'' if networks == 1 else 's'}"
+        self.name = name or f"{label} {networks} network{'' if networks == 1 else 's'}"
+        self.unit = unit
         self.step = self.initial
         self.postfix: dict[str, str] = {}
         self.updates = 0
@@ -223,8 +230,8 @@ class Progress:
         pct = 100 if self.total <= 0 else math.floor(100 * self.step / self.total)
         rate = self.rate
         speed = "--" if rate is None else _format_rate(rate)
-        head = [self.name, f"{pct:3d}%", f"{self.step:,}/{self.total:,} steps"]
-        head.append(f"{speed} steps/s")
+        head = [self.name, f"{pct:3d}%", f"{self.step:,}/{self.total:,} {self.unit}"]
+        head.append(f"{speed} {self.unit}/s")
         network_rate = (
             f" ({_format_rate(rate * self.networks)} network-steps/s)"
             if rate is not None and self.networks > 1
@@ -249,7 +256,7 @@ class Progress:
 
     def _speed(self, rate: float) -> str:
         """``3,900 steps/s``, with network-steps/s in brackets for several networks."""
-        text = f"{_format_rate(rate)} steps/s"
+        text = f"{_format_rate(rate)} {self.unit}/s"
         if self.networks > 1:
             text += f" ({_format_rate(rate * self.networks)} network-steps/s)"
         return text
@@ -258,14 +265,14 @@ class Progress:
         ran = self.step - self.initial
         where = f"step {self.step:,} of {self.total:,}"
         if self.step >= self.total:
-            head = f"done {self.total:,} steps" if self.initial == 0 else f"done, at {where}"
+            head = f"done {self.total:,} {self.unit}" if self.initial == 0 else f"done, at {where}"
         else:
             pct = 0 if self.total <= 0 else math.floor(100 * self.step / self.total)
             head = f"stopped at {where} ({pct}%)"
         if self.updates == 0:
             return f"{head}, no steps run"
         if self.initial > 0:
-            head += f": {ran:,} steps from step {self.initial:,}"
+            head += f": {ran:,} {self.unit} from step {self.initial:,}"
         text = f"{head} in {format_duration(now - self.t_start)}"
         first = self._first
         assert first is not None  # at least one update

@@ -15,3 +15,13 @@ def record_steps(total: int, every: int = 0, log_points: int = 0) -> np.ndarray:
         every = every or max(1, total // 100)
         steps = np.arange(every, total + 1, every, dtype=np.int64)
     return np.unique(np.concatenate([[0], steps, [total]]))
+
+
+def tail_steps(total: int, points: int, span: float) -> np.ndarray:
+    """``points`` steps before ``total``, ``span * total / points`` apart (rounded,
+    duplicates and steps below 1 dropped): the last ``span`` of the run recorded as
+    densely as ``points`` evenly spaced records over it (:class:`TailRecord` of the
+    feed-forward config)."""
+    gap = span * total / points
+    steps = np.round(total - gap * np.arange(1, points + 1)).astype(np.int64)
+    return np.unique(steps[(steps >= 1) & (steps < total)])
