@@ -396,3 +396,22 @@ def test_packed_sweep_equals_the_unpacked_one_without_noise(tmp_path: Path) -> N
     # a rerun with the same --pack finds the pack finished
     again = run_sweep("p", runs, tmp_path / "packed", workers=1, pack=4, progress=False)
     assert again.skipped == 4
+
+
+def test_hessian_columns_and_fig5b(tmp_path: Path) -> None:
+    raw = _spec(count=2)
+    raw["base"]["record"]["hessian"] = {"log_points": 14, "method": "dense", "spectrum": False}
+    out = tmp_path / "h"
+    assert run_sweep("h", _runs(raw), out, workers=1, progress=False).exit_code == EXIT_OK
+    frame = pd.read_parquet(out / store.SUMMARY)
+    for row in frame.itertuples():
+        ts = _series(store.run_dir(out, row.id)).isel(network=0)
+        trace = ts["hessian_trace"].values
+        frac = ts["hessian_frac_nonzero"].values
+        assert row.hessian_records == trace.size >= 12
+        assert row.hessian_trace_ratio == pytest.approx(trace[-11:-1].mean() / trace[:10].mean())
+        assert row.hessian_nonzero_fraction == pytest.approx(frac[-11:-1].mean())
+        assert 0 < row.hessian_active_units <= 1
+        assert row.authors_filter_kept == (not row.any_zero_active)
+    assert main(["figure", "fig5b", str(out)]) == EXIT_OK
+    assert (out / "figures" / "fig5b.png").stat().st_size > 10_000

@@ -218,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "spec",
         help="sweep spec file (YAML or TOML), or a preset: table1 (Table 1's random set), "
-        "noise_scan (Figure 3B), update_vs_label (Figure S2)",
+        "noise_scan (Figure 3B), update_vs_label (Figure S2), hessians (Figure 5B)",
     )
     plan.add_argument(
         "--steps", type=_positive, help="steps of every run (shrinks a sweep for a laptop)"
@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument(
         "spec",
-        help="sweep spec file (YAML or TOML), or a preset: table1, noise_scan, update_vs_label; "
+        help="sweep spec file (YAML or TOML), or a preset: table1, noise_scan, update_vs_label, "
+        "hessians; "
         "or 'summary' followed by a sweep directory",
     )
     sweep.add_argument("sweep_dir", nargs="?", help="with 'summary': the sweep directory")

@@ -277,7 +277,7 @@ def parse_spec(raw: Any, where: str = "sweep spec") -> SweepSpec:
     return spec
 
 
-SWEEP_PRESETS: tuple[str, ...] = ("table1", "noise_scan", "update_vs_label")
+SWEEP_PRESETS: tuple[str, ...] = ("table1", "noise_scan", "update_vs_label", "hessians")
 """The paper's sweeps, shipped as specs (``src/driftlab/presets/sweeps``)."""
 
 
