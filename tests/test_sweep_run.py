@@ -415,3 +415,15 @@ def test_hessian_columns_and_fig5b(tmp_path: Path) -> None:
         assert row.authors_filter_kept == (not row.any_zero_active)
     assert main(["figure", "fig5b", str(out)]) == EXIT_OK
     assert (out / "figures" / "fig5b.png").stat().st_size > 10_000
+
+
+def test_a_figure_rebuilds_a_stale_summary_only(finished_sweep: Path) -> None:
+    from driftlab.sweep.summary import current_summary
+
+    path = current_summary(finished_sweep)
+    built = path.stat().st_mtime_ns
+    assert current_summary(finished_sweep).stat().st_mtime_ns == built  # fresh: kept
+    run = store.read_plan(finished_sweep).ids[0]
+    status = store.run_dir(finished_sweep, run) / "status.json"
+    os.utime(status, ns=(built + 1_000_000_000, built + 1_000_000_000))
+    assert current_summary(finished_sweep).stat().st_mtime_ns > built  # a run changed

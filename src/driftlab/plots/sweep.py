@@ -341,8 +341,10 @@ def plot_fig5b(summary: pd.DataFrame, *, kept_only: bool = False) -> Any:
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.set_aspect("equal")
-    ax.set_xlabel("fraction of active units (at the last Hessian record)")
-    ax.set_ylabel("fraction of nonzero Hessian eigenvalues")
+    ax.set_xlabel("fraction of active units (at the same records)")
+    ax.set_ylabel(
+        "fraction of nonzero Hessian eigenvalues\n(mean of the last ten records but the final one)"
+    )
     ax.legend(fontsize=7.5, loc="upper left", frameon=False)
     ax.set_title(f"Flatness and sparseness (Figure 5B)\n{note}", fontsize=10)
     return fig

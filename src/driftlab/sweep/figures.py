@@ -1,7 +1,8 @@
 """The figures drawn from a sweep directory: Figure 3A-B, 5B, S1 and S2.
 
 Each reads the sweep's summary and time courses (:mod:`driftlab.sweep.summary`,
-rebuilt from the run directories first, so a figure never shows stale rows) and
+rebuilt from the run directories first if any run changed since, so a figure never
+shows stale rows) and
 draws with :mod:`driftlab.plots.sweep`. Needs no JAX.
 """
 
@@ -24,13 +25,13 @@ def draw(
     import pandas as pd
 
     from driftlab.plots import sweep as plots
-    from driftlab.sweep.summary import write_summary
+    from driftlab.sweep.summary import current_summary
 
     if name not in SWEEP_FIGURES:
         raise ValueError(f"figure {name!r}: not one of {', '.join(SWEEP_FIGURES)}")
     sweep_dir = Path(sweep_dir)
     store.read_plan(sweep_dir)  # a one-line error when it holds no sweep
-    summary = pd.read_parquet(write_summary(sweep_dir))
+    summary = pd.read_parquet(current_summary(sweep_dir))
     target = Path(out) if out is not None else sweep_dir / "figures"
     if name == "fig3":
         return plots.draw_fig3(summary, target, kept_only=kept_only)

@@ -4,7 +4,8 @@
 ``timeseries.nc``, the attempts) and writes ``summary.parquet`` (a row per run) and
 ``timecourses.nc`` (every run resampled to :data:`POINTS` points). Both are
 derived: rebuilt at the end of every ``driftlab sweep`` command and by
-``driftlab sweep summary``, so they cannot disagree with the runs. Needs no JAX.
+``driftlab sweep summary``, and before a figure whenever a run changed since
+(:func:`current_summary`), so they cannot disagree with the runs. Needs no JAX.
 
 Columns of the summary (a run that has not finished has NaN in its measurements):
 
@@ -337,9 +338,21 @@ def write_summary(out: Path) -> Path:
     return path
 
 
+def current_summary(out: Path) -> Path:
+    """The path of the summary of the sweep in ``out``, rebuilt first unless it is
+    newer than every file it is built from (the plan, and every run's status.json and
+    attempts file: a run writes its status.json whenever its records change)."""
+    path, courses = out / store.SUMMARY, out / store.TIMECOURSES
+    if path.is_file() and courses.is_file():
+        built = min(path.stat().st_mtime_ns, courses.stat().st_mtime_ns)
+        sources = [out / store.PLAN]
+        for pattern in ("runs/*/status.json", "packs/*/status.json", "attempts/*.json"):
+            sources.extend(out.glob(pattern))
+        if all(source.stat().st_mtime_ns < built for source in sources):
+            return path
+    return write_summary(out)
+
+
 def read_summary(out: Path) -> pd.DataFrame:
-    """The summary table of the sweep in ``out``, rebuilt first if it is missing."""
-    path = out / store.SUMMARY
-    if not path.is_file():
-        write_summary(out)
-    return pd.read_parquet(path)
+    """The summary table of the sweep in ``out`` (:func:`current_summary`)."""
+    return pd.read_parquet(current_summary(out))
