@@ -7,7 +7,8 @@ derived: rebuilt at the end of every ``driftlab sweep`` command and by
 ``driftlab sweep summary``, and before a figure whenever a run changed since
 (:func:`current_summary`), so they cannot disagree with the runs. Needs no JAX.
 
-Columns of the summary (a run that has not finished has NaN in its measurements):
+Columns of the summary (a run not yet started has NaN in its measurements; a
+partial run's are of its records so far):
 
 * ``id``, ``branch``, ``index``, ``status`` (complete, diverged, failed, partial,
   pending), ``reason`` (the failure's error, or the divergence's reason),
