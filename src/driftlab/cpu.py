@@ -21,8 +21,9 @@ def _current_cpu() -> int | None:
         return None
 
 
-def limit_cpus(n: int) -> list[int]:
-    """Pin this process to ``n`` of its allowed cores; returns them ([] if unsupported).
+def limit_cpus(n: int, start: int | None = None) -> list[int]:
+    """Pin this process to ``n`` of its allowed cores, from the ``start``-th (modulo
+    their number; default: the core it runs on); returns them ([] if unsupported).
 
     Must run before ``import jax``; has no effect once JAX has started.
     """
@@ -31,8 +32,11 @@ def limit_cpus(n: int) -> list[int]:
     allowed = sorted(os.sched_getaffinity(0))
     if n >= len(allowed):
         return allowed
-    here = _current_cpu()
-    first = allowed.index(here) if here in allowed else 0
+    if start is not None:
+        first = start % len(allowed)
+    else:
+        here = _current_cpu()
+        first = allowed.index(here) if here in allowed else 0
     chosen = [allowed[(first + i) % len(allowed)] for i in range(n)]
     os.sched_setaffinity(0, chosen)
     return chosen

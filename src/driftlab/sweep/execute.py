@@ -30,12 +30,13 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from driftlab.config.feedforward import BATCH_FIELDS
 from driftlab.config.schema import to_dict
 from driftlab.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ConfigError
 from driftlab.runner.progress import Progress
@@ -46,14 +47,8 @@ from driftlab.sweep.worker import init_local_worker, run_one
 BACKENDS: tuple[str, ...] = ("local", "dask")
 POLL_S = 2.0
 """Seconds between looks at the running runs' status.json (for the progress line)."""
-BATCH_FIELD_PATHS: tuple[str, ...] = (
-    "seed",
-    "train.lr",
-    "noise.update.sd",
-    "noise.label.sd",
-    "noise.label.width",
-    "noise.input.sd",
-)
+BATCH_FIELD_PATHS: tuple[str, ...] = tuple(path for _, path in BATCH_FIELDS)
+"""The run config's batch fields (dotted): what runs of one compiled program may differ in."""
 
 
 def default_workers() -> int:
@@ -67,10 +62,11 @@ def default_workers() -> int:
 def group_key(config: Mapping[str, Any]) -> str:
     """What runs of one compiled program share: the config less its batch fields,
     plus which noises are on (switching a noise on or off changes the program)."""
-    flat = dict(_flatten(config))
+    flat = store.flat_config(config)
     on = {
         name: any(float(v) > 0 for v in _as_list(flat.get(name, 0)))
-        for name in BATCH_FIELD_PATHS[2:]
+        for name in BATCH_FIELD_PATHS
+        if name.startswith("noise.")
     }
     rest = {k: v for k, v in flat.items() if k not in BATCH_FIELD_PATHS}
     return json.dumps({"config": rest, "noise_on": on}, sort_keys=True, default=str)
@@ -78,15 +74,6 @@ def group_key(config: Mapping[str, Any]) -> str:
 
 def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            yield from _flatten(value, f"{name}.")
-        else:
-            yield name, value
 
 
 def plan_of(name: str, runs: Sequence[PlannedRun]) -> store.Plan:
@@ -208,7 +195,7 @@ class SweepOutcome:
 
 def _steps_of(entry: store.PlanEntry) -> int:
     """A run's network-steps: its steps times its networks (1 for a sweep's runs)."""
-    flat = dict(_flatten(entry.config))
+    flat = store.flat_config(entry.config)
     networks = 1
     for name in BATCH_FIELD_PATHS:
         networks *= len(_as_list(flat.get(name, 0)))
@@ -257,10 +244,11 @@ def run_sweep(
         store.claim_plan(out, plan)
         done = store.finished_runs(out, plan.ids)
         todo = [job for job in partition(plan, out, pack) if not set(job.ids) <= set(done)]
-        tally = Tally(len(plan.runs), sum(_steps_of(r) for r in plan.runs))
+        plan_steps = {r.id: _steps_of(r) for r in plan.runs}
+        tally = Tally(len(plan.runs), sum(plan_steps.values()))
         for run in plan.runs:
             if run.id in done:
-                tally.steps[run.id] = _steps_of(run)
+                tally.steps[run.id] = plan_steps[run.id]
                 if done[run.id] == "diverged":
                     tally.diverged += 1
                 else:
@@ -273,7 +261,7 @@ def run_sweep(
         try:
             if jobs:
                 execute_jobs = _run_dask if backend == "dask" else _run_local
-                execute_jobs(jobs, out, tally, bar, n_workers, scheduler, plan)
+                execute_jobs(jobs, out, tally, bar, n_workers, scheduler, plan_steps)
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -357,9 +345,8 @@ def _run_local(
     bar: Progress | None,
     workers: int,
     scheduler: str | None,
-    plan: store.Plan,
+    plan_steps: Mapping[str, int],
 ) -> None:
-    plan_steps = {r.id: _steps_of(r) for r in plan.runs}
     ctx = multiprocessing.get_context("spawn")
     counter = ctx.Value("i", 0)
     pool = ProcessPoolExecutor(
@@ -437,11 +424,10 @@ def _run_dask(
     bar: Progress | None,
     workers: int,
     scheduler: str | None,
-    plan: store.Plan,
+    plan_steps: Mapping[str, int],
 ) -> None:
     from distributed import Client, LocalCluster, as_completed
 
-    plan_steps = {r.id: _steps_of(r) for r in plan.runs}
     with contextlib.ExitStack() as stack:
         if scheduler:
             client = stack.enter_context(Client(scheduler, timeout="30s"))

@@ -109,6 +109,7 @@ from driftlab.simulate import (
     perturb_data,
 )
 from driftlab.storage import open_netcdf, write_netcdf, write_npz
+from driftlab.sweep.store import flat_config
 from driftlab.tasks import TaskData
 
 __all__ = [
@@ -180,21 +181,11 @@ def make_pack(configs: Sequence[RunConfig], ids: Sequence[str]) -> PackConfig:
     return PackConfig(tuple(configs), tuple(ids))
 
 
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """A nested config dict as {dotted path: value}, in field order."""
-    if isinstance(tree, dict):
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: tree}
-
-
 def _shared(cfg: RunConfig) -> dict[str, Any]:
     """The fields every run of a pack must agree on: {dotted path: value}."""
     return {
         path: value
-        for path, value in _flat(to_dict(cfg)).items()
+        for path, value in flat_config(to_dict(cfg)).items()
         if not any(path == p or path.startswith(p + ".") for p in _PER_RUN)
     }
 

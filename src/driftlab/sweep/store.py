@@ -73,6 +73,19 @@ class Plan:
         return tuple(run.id for run in self.runs)
 
 
+def flat_config(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config mapping (as ``plan.json`` and ``config.yaml`` hold it) as
+    {dotted path: value}, in field order; lists are values."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flat_config(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
 def run_dir(out: Path, run_id: str) -> Path:
     """The run directory of run ``run_id`` of the sweep in ``out``."""
     return out / RUNS / run_id

@@ -44,7 +44,7 @@ partial run's are of its records so far):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,15 +68,15 @@ LAST_RECORDS = 10
 """Records averaged when a run holds none in its last :data:`AUTHORS_SPAN`."""
 
 
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            yield from _flatten(value, f"{name}.")
-        elif isinstance(value, (list, tuple)):
-            yield name, value[0] if len(value) == 1 else ",".join(str(v) for v in value)
-        else:
-            yield name, value
+def _columns(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's config as summary columns: dotted fields, a one-value list as its value
+    and a longer one as its values joined by commas."""
+    return {
+        name: (value[0] if len(value) == 1 else ",".join(map(str, value)))
+        if isinstance(value, (list, tuple))
+        else value
+        for name, value in store.flat_config(config).items()
+    }
 
 
 def noise_columns(flat: Mapping[str, Any]) -> dict[str, Any]:
@@ -207,7 +207,7 @@ def summarise_run(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """One run's summary row and its resampled time course (empty when not recorded);
     ``packed``: the sweep's packed runs (:func:`driftlab.sweep.store.packed_runs`)."""
-    flat = dict(_flatten(entry.config))
+    flat = _columns(entry.config)
     total = int(flat["train.steps"])
     attempts = store.read_attempts(out, entry.id)
     last = attempts.get("last", {})

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -29,17 +28,11 @@ of a killed sweep that is saving its last checkpoint) before it gives up."""
 
 
 def _pin(core: int | None) -> None:
-    """Before JAX starts: one core for this process (``core`` mod the allowed ones, or
-    the one it runs on)."""
-    if "jax" in sys.modules or not hasattr(os, "sched_setaffinity"):
-        return
+    """Before JAX starts: one core for this process, the ``core``-th of the allowed
+    ones (modulo their number), or the one it runs on."""
     from driftlab.cpu import limit_cpus
 
-    allowed = sorted(os.sched_getaffinity(0))
-    if core is None:
-        limit_cpus(1)
-    else:
-        os.sched_setaffinity(0, [allowed[core % len(allowed)]])
+    limit_cpus(1, start=core)
 
 
 def init_local_worker(counter: Any, parent: int) -> None:
