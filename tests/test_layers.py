@@ -37,6 +37,14 @@ JAX_FREE = (
     "driftlab.sweep.figures",
     "driftlab.sweep.worker",
     "driftlab.plots.sweep",
+    "driftlab.reproduce",
+    "driftlab.reproduce.claims",
+    "driftlab.reproduce.verdicts",
+    "driftlab.reproduce.report",
+    "driftlab.reproduce.readme",
+    "driftlab.reproduce.scales",
+    "driftlab.reproduce.stages",
+    "driftlab.reproduce.job",
 )
 
 

@@ -229,3 +229,24 @@ def test_stream_defaults_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert err.startswith("hebbian 1 network: starting at step 0 of 10\n")
     assert "hebbian 1 network: done 10 steps in 0:00" in err
+
+
+def test_without_counts_a_job_shows_percent_eta_and_elapsed_only() -> None:
+    """``counts=False`` (driftlab reproduce): no counts or speeds of a unit that means
+    nothing to a reader; the ETA still comes from the measured rate."""
+    clock = Clock()
+    log = Log(clock)
+    bar = Progress(
+        1000, 250, 1, name="job [2/9 table1 0%]", stream=log, tty=False, clock=clock, counts=False
+    )
+    for step in (300, 400, 500):
+        clock.now += 10.0
+        bar.update(step)
+    bar.close()
+    lines = log.getvalue().splitlines()
+    assert lines[0] == "job [2/9 table1 0%]: resuming at 25%"
+    assert any(
+        re.fullmatch(r"job \[2/9 table1 0%\]  \s*\d+%  ETA 0:50  elapsed 0:30", x) for x in lines
+    )
+    assert lines[-1] == "job [2/9 table1 0%]: stopped at 50% in 0:30"
+    assert not any("/s" in x or "1,000" in x for x in lines)

@@ -205,6 +205,19 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None
     assert (frame.drop(index=runs[1].id)["status"] == "complete").all()
 
 
+def test_on_progress_replaces_the_progress_line(
+    finished_sweep: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[tuple[int, int]] = []
+    outcome = run_sweep(
+        "tiny", _runs(_spec()), finished_sweep, on_progress=lambda d, t: calls.append((d, t))
+    )
+    assert outcome.skipped == 4
+    total = sum(r.config.train.steps for r in _runs(_spec()))
+    assert calls == [(total, total)]  # everything finished: done from the start
+    assert "sweep 'tiny'" not in capsys.readouterr().err  # no line of its own
+
+
 def test_another_spec_in_the_same_directory_is_refused(finished_sweep: Path) -> None:
     with pytest.raises(RunDirError, match="holds sweep 'tiny' of 4 runs"):
         run_sweep("other", _runs(_spec(count=2)), finished_sweep, progress=False)

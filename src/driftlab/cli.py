@@ -86,6 +86,33 @@ def _add_run_options(parser: argparse.ArgumentParser, example: str, *, figure: s
     )
 
 
+def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
+    """Where a sweep's runs train (``sweep``, and every sweep of ``reproduce``)."""
+    parser.add_argument(
+        "--backend",
+        choices=("local", "dask"),
+        default="local",
+        help="local: worker processes on this machine (default); dask: a Dask LocalCluster, "
+        "or the cluster of --scheduler",
+    )
+    parser.add_argument(
+        "--workers", type=_positive, help="worker processes (default: one per core)"
+    )
+    parser.add_argument(
+        "--scheduler",
+        help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies "
+        "--backend dask; OUT must be on a file system the workers share)",
+    )
+    parser.add_argument(
+        "--pack",
+        type=_positive,
+        default=0,
+        help="train up to N runs of one padded shape as one vmapped program (for a GPU, "
+        "e.g. --pack 1024 --workers 1; off by default: on a CPU each run alone is faster)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="driftlab",
@@ -247,32 +274,39 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps", type=_positive, help="steps of every run (shrinks a sweep for a laptop)"
     )
     sweep.add_argument("--count", type=_positive, help="number of runs (replaces the spec's)")
-    sweep.add_argument(
-        "--backend",
-        choices=("local", "dask"),
-        default="local",
-        help="local: worker processes on this machine (default); dask: a Dask LocalCluster, "
-        "or the cluster of --scheduler",
-    )
-    sweep.add_argument("--workers", type=_positive, help="worker processes (default: one per core)")
-    sweep.add_argument(
-        "--scheduler",
-        help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies "
-        "--backend dask; OUT must be on a file system the workers share)",
-    )
-    sweep.add_argument(
-        "--pack",
-        type=_positive,
-        default=0,
-        help="train up to N runs of one padded shape as one vmapped program (for a GPU, "
-        "e.g. --pack 1024 --workers 1; off by default: on a CPU each run alone is faster)",
-    )
-    sweep.add_argument("--quiet", action="store_true", help="no progress line")
+    _add_sweep_options(sweep)
     sweep.add_argument(
         "--kept-only",
         action="store_true",
         help="summary: only runs the authors' filter keeps (column authors_filter_kept)",
     )
+    from driftlab.reproduce.scales import SCALE_NAMES
+    from driftlab.reproduce.stages import FIGURES as REPRODUCE_FIGURES
+
+    rep = sub.add_parser(
+        "reproduce",
+        help="run every experiment of the paper, draw every figure, report every claim",
+        description=(
+            "Run the experiments behind Figures 2, 3A-C, 4, 5B, S1, S2 and the (x y)^2 drift "
+            "(resumable runs and sweeps under OUT), draw the figures, and write OUT/report.html "
+            "(self-contained) and OUT/report.md: each claim of the paper with driftlab's "
+            "measurement and a verdict. Rerun the same command to continue after a stop."
+        ),
+    )
+    rep.add_argument(
+        "--scale",
+        choices=SCALE_NAMES,
+        default="laptop",
+        help="smoke (every code path, about 1.5 minutes on one core), laptop (default: about "
+        "40 minutes on 2 cores, every claim decidable), paper (the paper's sizes)",
+    )
+    rep.add_argument("--out", help="folder of the job (default: runs/reproduce-SCALE)")
+    rep.add_argument(
+        "--only",
+        metavar="FIG,...",
+        help="only these figures (and their claims): " + ", ".join(REPRODUCE_FIGURES),
+    )
+    _add_sweep_options(rep)
     return parser
 
 
@@ -581,8 +615,9 @@ def _use_file_backend() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = None if argv is None else list(argv)
     _use_file_backend()
-    if args.command in ("run", "generality", "hebbian"):
+    if args.command in ("run", "generality", "hebbian", "reproduce"):
         _print_notices()
     try:
         return _dispatch(args)
@@ -693,7 +728,39 @@ def _cmd_sweep_summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    import shlex
+
+    from driftlab.reproduce.job import reproduce
+    from driftlab.reproduce.report import claims_table_md, summary_line
+
+    command = "driftlab " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    outcome = reproduce(
+        args.scale,
+        args.out,
+        only=args.only,
+        backend=args.backend,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        pack=args.pack,
+        progress=not args.quiet,
+        command=command,
+    )
+    print(claims_table_md(outcome.claims))
+    print(f"claims: {summary_line(outcome.claims)}")
+    print(f"report: {outcome.html}  (and {outcome.md.name})")
+    if outcome.failed:
+        print(
+            f"driftlab: runs of {', '.join(outcome.failed)} failed; rerun the same command to "
+            "retry them",
+            file=sys.stderr,
+        )
+    return outcome.exit_code
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "reproduce":
+        return _cmd_reproduce(args)
     if args.command == "sweep":
         return _cmd_sweep(args)
     if args.command == "plan":

@@ -50,8 +50,10 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 to ``path`` atomically (:func:`atomic_write`)."""
+
     def _write(p: Path) -> None:
-        p.write_text(text)
+        p.write_text(text, encoding="utf-8")
 
     atomic_write(path, _write)
 

@@ -86,7 +86,10 @@ class Progress:
 
     ``name`` replaces the line's head (``training N networks``) and ``unit`` the word
     ``steps``: a sweep counts network-steps over all its runs
-    (:mod:`driftlab.sweep.execute`).
+    (:mod:`driftlab.sweep.execute`). ``counts=False`` shows the percentage, ETA and
+    elapsed time but not the counts and speed, for a total in units that mean
+    nothing to a reader (``driftlab reproduce`` counts estimated seconds of work
+    and changes ``name`` as it moves from one experiment to the next).
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class Progress:
         window_seconds: float = 30.0,
         name: str | None = None,
         unit: str = "steps",
+        counts: bool = True,
     ) -> None:
         if every_fraction <= 0 or every_seconds <= 0 or window_seconds <= 0:
             raise ValueError("every_fraction, every_seconds and window_seconds must be > 0")
@@ -115,6 +119,7 @@ class Progress:
         self.window_seconds = window_seconds
         self.name = name or f"{label} {networks} network{'' if networks == 1 else 's'}"
         self.unit = unit
+        self.counts = counts
         self.step = self.initial
         self.postfix: dict[str, str] = {}
         self.updates = 0
@@ -128,7 +133,10 @@ class Progress:
         self._last_draw = -math.inf
         self._last_line = self.t_start
         self._last_bucket = self._bucket(self.initial)
-        if self.initial >= self.total:
+        if not counts:
+            pct = 100 if self.total <= 0 else math.floor(100 * self.initial / self.total)
+            start = f"resuming at {pct}%" if self.initial > 0 else "starting"
+        elif self.initial >= self.total:
             start = f"nothing to run, already at step {self.initial:,} of {self.total:,}"
         elif self.initial > 0:
             start = f"resuming from step {self.initial:,} of {self.total:,}"
@@ -230,13 +238,12 @@ class Progress:
         pct = 100 if self.total <= 0 else math.floor(100 * self.step / self.total)
         rate = self.rate
         speed = "--" if rate is None else _format_rate(rate)
-        head = [self.name, f"{pct:3d}%", f"{self.step:,}/{self.total:,} {self.unit}"]
-        head.append(f"{speed} {self.unit}/s")
-        network_rate = (
-            f" ({_format_rate(rate * self.networks)} network-steps/s)"
-            if rate is not None and self.networks > 1
-            else ""
-        )
+        head = [self.name, f"{pct:3d}%"]
+        network_rate = ""
+        if self.counts:
+            head += [f"{self.step:,}/{self.total:,} {self.unit}", f"{speed} {self.unit}/s"]
+            if rate is not None and self.networks > 1:
+                network_rate = f" ({_format_rate(rate * self.networks)} network-steps/s)"
         eta = f"ETA {format_duration(math.inf if self.eta is None else self.eta)}"
         elapsed = f"elapsed {format_duration(self._last_update - self.t_start)}"
         extra = [f"{key} {value}" for key, value in self.postfix.items()]
@@ -262,6 +269,10 @@ class Progress:
         return text
 
     def _summary(self, now: float) -> str:
+        if not self.counts:
+            pct = 100 if self.total <= 0 else math.floor(100 * self.step / self.total)
+            head = "done" if pct >= 100 else f"stopped at {pct}%"
+            return f"{head} in {format_duration(now - self.t_start)}"
         ran = self.step - self.initial
         where = f"step {self.step:,} of {self.total:,}"
         if self.step >= self.total:

@@ -213,6 +213,7 @@ def run_sweep(
     progress: bool = True,
     pack: int = 0,
     summarise: Callable[[Path], Path | None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> SweepOutcome:
     """Execute the planned ``runs`` of sweep ``name`` into sweep directory ``out``.
 
@@ -221,7 +222,10 @@ def run_sweep(
     the address of a running Dask scheduler (implies ``dask``); ``pack``: train up to
     that many runs of one padded shape as one program (:func:`partition`; for
     accelerators, 0 = off). ``summarise(out)`` rebuilds the summary at the end
-    (default :func:`driftlab.sweep.summary.write_summary`).
+    (default :func:`driftlab.sweep.summary.write_summary`). ``on_progress(done,
+    total)`` receives the network-steps done (finished runs included) whenever the
+    progress line would be redrawn, in place of that line (for a caller that shows
+    its own progress, e.g. ``driftlab reproduce``).
     One-line errors: :class:`ConfigError` for bad arguments, ``RunDirError`` for an
     ``out`` that holds something else, ``RunDirBusyError`` when another sweep
     command drives ``out``.
@@ -255,7 +259,12 @@ def run_sweep(
                     tally.complete += 1
         for job in todo:
             _poll([job], tally)
-        bar = _progress(name, tally, n_workers, backend, scheduler, len(done), progress)
+        bar: Progress | _Callback | None
+        if on_progress is not None:
+            bar = _Callback(on_progress, tally.total_steps)
+            bar.update(tally.steps_done)
+        else:
+            bar = _progress(name, tally, n_workers, backend, scheduler, len(done), progress)
         jobs = [job.payload() for job in todo]
         interrupted = False
         try:
@@ -282,6 +291,19 @@ def run_sweep(
         exit_code=code,
         summary=summary,
     )
+
+
+class _Callback:
+    """A progress line's calls, passed on to a caller's ``on_progress(done, total)``."""
+
+    def __init__(self, on_progress: Callable[[int, int], None], total: int) -> None:
+        self.on_progress, self.total = on_progress, total
+
+    def update(self, step: int, postfix: Mapping[str, str] | None = None) -> None:
+        self.on_progress(int(step), self.total)
+
+    def close(self) -> None:
+        pass
 
 
 def _progress(
@@ -342,7 +364,7 @@ def _run_local(
     jobs: list[dict[str, Any]],
     out: Path,
     tally: Tally,
-    bar: Progress | None,
+    bar: Progress | _Callback | None,
     workers: int,
     scheduler: str | None,
     plan_steps: Mapping[str, int],
@@ -421,7 +443,7 @@ def _run_dask(
     jobs: list[dict[str, Any]],
     out: Path,
     tally: Tally,
-    bar: Progress | None,
+    bar: Progress | _Callback | None,
     workers: int,
     scheduler: str | None,
     plan_steps: Mapping[str, int],

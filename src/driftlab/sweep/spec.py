@@ -282,11 +282,16 @@ SWEEP_PRESETS: tuple[str, ...] = ("table1", "noise_scan", "update_vs_label", "he
 
 
 def load_spec(
-    source: str | Path, *, steps: int | None = None, count: int | None = None
+    source: str | Path,
+    *,
+    steps: int | None = None,
+    count: int | None = None,
+    fields: Mapping[str, Any] | None = None,
 ) -> SweepSpec:
     """Read and validate a sweep spec: a file (YAML or TOML), or the name of one of
     :data:`SWEEP_PRESETS`. ``steps`` replaces every run's ``train.steps`` and
-    ``count`` the spec's count (to shrink a sweep for a laptop)."""
+    ``count`` the spec's count (to shrink a sweep for a laptop); ``fields`` ({dotted
+    field: value}) are merged into the spec's base config."""
     if isinstance(source, str) and source in SWEEP_PRESETS and not Path(source).exists():
         allowed = [f"sweeps/{name}" for name in SWEEP_PRESETS]
         raw = load_named_preset(f"sweeps/{source}", allowed)
@@ -300,6 +305,10 @@ def load_spec(
         raw = {**raw, "base": merge(base, {"train": {"steps": steps}})}
     if count is not None:
         raw = {**raw, "count": count}
+    if fields:
+        stored = raw.get("base")
+        stored = dict(stored) if isinstance(stored, Mapping) else {}
+        raw = {**raw, "base": merge(stored, _dotted(fields))}
     return parse_spec(raw, where)
 
 
