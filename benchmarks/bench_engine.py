@@ -39,12 +39,21 @@ class Shape:
     d_out: int
     update_sd: float
     networks: int = 1
+    dtype: str = "float32"
 
 
 CPU_SHAPES = (
     Shape("figure-2 (H=500, 150 samples, 18->17)", 150, 18, 500, 17, 0.0139),
     Shape("sweep (H=100, 20 samples, 20->20)", 20, 20, 100, 20, 0.03),
 )
+FLOAT64_SHAPES = tuple(
+    Shape(f"{s.name} float64", s.samples, s.d_in, s.hidden, s.d_out, s.update_sd, dtype="float64")
+    for s in CPU_SHAPES
+)
+"""The authors computed in float64: the same shapes at that precision (noise variant)."""
+GRID_SAMPLES = (1, 2, 5, 10, 20)
+GRID_DIMS = (1, 2, 5, 10, 20)
+"""``--shape-sweep``: samples x d_in = d_out at H = 100 (the paper's sweep is mostly small)."""
 GPU_SHAPES = (
     Shape("sweep x1024 vmapped", 20, 20, 100, 20, 0.03, networks=1024),
     Shape("figure-2 x64 vmapped", 150, 18, 500, 17, 0.0139, networks=64),
@@ -99,28 +108,37 @@ def make_engine(shape: Shape, steps: int, variant: Variant) -> Callable[[], None
     from driftlab.model import init_params
     from driftlab.simulate import EngineSpec, Hyper, init_state, make_chunk, make_streams
 
-    spec = EngineSpec(update_noise=variant.noise, gradient=variant.gradient)
-    keys = jax.random.split(jax.random.key(0), shape.networks)
-    states, streams = [], []
-    for k in keys:
-        p = init_params(k, shape.d_in, shape.hidden, shape.d_out, regime="rich")
-        states.append(init_state(spec, p, 0.1))
-        streams.append(make_streams("hash", k))
-    state = jax.tree.map(lambda *xs: jnp.stack(xs), *states)
-    stream = jax.tree.map(lambda *xs: jnp.stack(xs), *streams)
-    b = shape.networks
-    x = jax.random.uniform(keys[0], (b, shape.samples, shape.d_in))
-    y = jax.random.uniform(keys[-1], (b, shape.samples, shape.d_out))
-    ones = jnp.ones(b)
-    hyper = Hyper(
-        lr=0.1 * ones, update_sd=shape.update_sd * ones, label_scale=0 * ones, input_sd=0 * ones
-    )
-    chunk = make_chunk(spec, static_steps=steps if variant.static else None, unroll=variant.unroll)
-    n = jnp.int32(steps)
-    jax.block_until_ready(chunk(state, x, y, hyper, stream, n))  # compile and warm up
+    x64 = shape.dtype == "float64"
+    with jax.enable_x64(x64):  # type: ignore[operator]
+        spec = EngineSpec(update_noise=variant.noise, gradient=variant.gradient)
+        keys = jax.random.split(jax.random.key(0), shape.networks)
+        states, streams = [], []
+        for k in keys:
+            p = init_params(
+                k, shape.d_in, shape.hidden, shape.d_out, regime="rich", dtype=shape.dtype
+            )
+            states.append(init_state(spec, p, 0.1))
+            streams.append(make_streams("hash", k))
+        state = jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+        stream = jax.tree.map(lambda *xs: jnp.stack(xs), *streams)
+        b = shape.networks
+        x = jax.random.uniform(keys[0], (b, shape.samples, shape.d_in), shape.dtype)
+        y = jax.random.uniform(keys[-1], (b, shape.samples, shape.d_out), shape.dtype)
+        ones = jnp.ones(b, shape.dtype)
+        hyper = Hyper(
+            lr=0.1 * ones,
+            update_sd=shape.update_sd * ones,
+            label_scale=0 * ones,
+            input_sd=0 * ones,
+        )
+        static = steps if variant.static else None
+        chunk = make_chunk(spec, static_steps=static, unroll=variant.unroll)
+        n = jnp.int32(steps)
+        jax.block_until_ready(chunk(state, x, y, hyper, stream, n))  # compile and warm up
 
     def go() -> None:
-        jax.block_until_ready(chunk(state, x, y, hyper, stream, n))
+        with jax.enable_x64(x64):  # type: ignore[operator]
+            jax.block_until_ready(chunk(state, x, y, hyper, stream, n))
 
     return go
 
@@ -159,6 +177,26 @@ def bench_noise(n: int, steps: int, generator: str = "hash") -> float:
     return 1e9 * best / (n * steps)
 
 
+def shape_sweep(seconds: float) -> list[dict[str, Any]]:
+    """Network-steps/s of one network with update noise over :data:`GRID_SAMPLES` x
+    :data:`GRID_DIMS` (d_in = d_out) at H = 100; prints the table."""
+    rows = []
+    print(f"shape sweep (H = 100, update noise, one core): network-steps/s, {seconds:.2f} s each")
+    print("samples \\ d_in=d_out " + "".join(f"{d:>10d}" for d in GRID_DIMS))
+    for samples in GRID_SAMPLES:
+        line = f"{samples:>21d} "
+        for d in GRID_DIMS:
+            shape = Shape(f"{samples}x{d}", samples, d, 100, d, 0.03)
+            probe = make_engine(shape, 500, Variant("noise"))
+            steps = max(500, int(500 * seconds / _seconds(probe)))
+            go = make_engine(shape, steps, Variant("noise"))
+            rate = steps / min(_seconds(go) for _ in range(3))
+            rows.append({"samples": samples, "d_in": d, "d_out": d, "network_steps_per_s": rate})
+            line += f"{rate:>10,.0f}"
+        print(line)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpu", action="store_true", help="benchmark the default GPU device")
@@ -166,6 +204,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="seconds per timed chunk")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per figure")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--shape-sweep",
+        action="store_true",
+        help="also time a grid of small shapes (samples x d_in = d_out at H = 100)",
+    )
     args = parser.parse_args()
 
     if not args.gpu and not args.all_cores:
@@ -182,13 +225,14 @@ def main() -> None:
     matmul = make_matmul(size)
     ceiling_flops = 2 * size**3
     results: dict[str, Any] = {"device": device.device_kind, "jax": jax.__version__, "shapes": []}
-    for shape in GPU_SHAPES if args.gpu else CPU_SHAPES:
+    for shape in GPU_SHAPES if args.gpu else (*CPU_SHAPES, *FLOAT64_SHAPES):
         flops = flops_per_step(shape.samples, shape.d_in, shape.hidden, shape.d_out)
         probe = make_engine(shape, 200, Variant("noise"))
         steps = max(200, int(200 * args.seconds / _seconds(probe)))
         row: dict[str, Any] = {"shape": shape.name, "networks": shape.networks, "steps": steps}
         print(f"{shape.name}: {shape.networks} network(s) x {steps:,} steps per round")
-        for variant in GPU_VARIANTS if args.gpu else CPU_VARIANTS:
+        variants = CPU_VARIANTS[:1] if shape.dtype == "float64" else CPU_VARIANTS
+        for variant in GPU_VARIANTS if args.gpu else variants:
             t_engine, t_matmul = interleaved(
                 make_engine(shape, steps, variant), matmul, args.rounds
             )
@@ -215,7 +259,7 @@ def main() -> None:
                 f"[{100 * r['ratio_min']:.1f}-{100 * r['ratio_max']:.1f}%]  "
                 f"(ceiling {r['ceiling_gflops_median']:,.0f} GFLOP/s)"
             )
-        if shape.networks == 1:
+        if shape.networks == 1 and shape.dtype == "float32":
             p = n_params(shape.d_in, shape.hidden, shape.d_out)
             ns = bench_noise(p, max(200, steps // 4))
             row["noise_ns_per_normal"] = ns
@@ -225,6 +269,14 @@ def main() -> None:
                 f"{100 * row['noise_share']:.0f}% of a noisy step"
             )
         results["shapes"].append(row)
+    by_name = {row["shape"]: row for row in results["shapes"]}
+    for shape in () if args.gpu else CPU_SHAPES:
+        f32 = by_name[shape.name]["noise"]["network_steps_per_s"]
+        f64 = by_name[f"{shape.name} float64"]["noise"]["network_steps_per_s"]
+        results.setdefault("float64_slowdown", {})[shape.name] = f32 / f64
+        print(f"float64 against float32, {shape.name}: {f32 / f64:.2f}x slower")
+    if args.shape_sweep:
+        results["shape_sweep"] = shape_sweep(args.seconds / 4)
     if not args.gpu:
         for name in ("hash", "threefry"):
             ns = bench_noise(18_000, 2000, name)
