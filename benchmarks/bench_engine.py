@@ -197,6 +197,49 @@ def shape_sweep(seconds: float) -> list[dict[str, Any]]:
     return rows
 
 
+def _process_rate(core: int, seconds: float, start: Any, out: Any) -> None:
+    """In a fresh process pinned to ``core``: the sweep shape's network-steps/s over
+    about ``seconds``, timed once every process has compiled (``start``, a barrier),
+    so that their timed spans overlap."""
+    from driftlab.cpu import limit_cpus
+
+    limit_cpus(1, start=core)
+    shape = CPU_SHAPES[1]
+    probe = make_engine(shape, 500, Variant("noise"))
+    steps = max(500, int(500 * seconds / 4 / _seconds(probe)))
+    go = make_engine(shape, steps, Variant("noise"))
+    start.wait()
+    t0 = time.perf_counter()
+    for _ in range(4):
+        go()
+    out.put(4 * steps / (time.perf_counter() - t0))
+
+
+def processes(seconds: float) -> dict[str, float]:
+    """The sweep shape in one process, then in one process per core at once (each
+    pinned to its own core): their summed rate over the lone one's."""
+    import multiprocessing
+    import os
+
+    ctx = multiprocessing.get_context("spawn")
+    cores = len(os.sched_getaffinity(0))
+    rates = {}
+    for n in (1, cores):
+        start, out = ctx.Barrier(n), ctx.Queue()
+        procs = [ctx.Process(target=_process_rate, args=(k, seconds, start, out)) for k in range(n)]
+        for p in procs:
+            p.start()
+        rates[n] = sum(out.get() for _ in procs)
+        for p in procs:
+            p.join()
+    ratio = rates[cores] / rates[1]
+    print(
+        f"processes: 1 alone {rates[1]:,.0f} network-steps/s; {cores} at once "
+        f"{rates[cores]:,.0f} in all: {ratio:.2f}x one process (sweep shape, one per core)"
+    )
+    return {"one": rates[1], "all": rates[cores], "cores": cores, "ratio": ratio}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpu", action="store_true", help="benchmark the default GPU device")
@@ -205,11 +248,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per figure")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
+        "--processes",
+        action="store_true",
+        help="only: one process against one per core at once (the sweep shape)",
+    )
+    parser.add_argument(
         "--shape-sweep",
         action="store_true",
         help="also time a grid of small shapes (samples x d_in = d_out at H = 100)",
     )
     args = parser.parse_args()
+    if args.processes:
+        result = processes(max(args.seconds, 2.0))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        return
 
     if not args.gpu and not args.all_cores:
         from driftlab.cpu import limit_cpus
