@@ -204,24 +204,21 @@ def planned_runs(scale: Scale, stage: str) -> list[Any]:
     return sweep_runs(scale, stage)
 
 
-def _networks(config: Any) -> int:
-    return int(config.n_networks)
-
-
-def cost(scale: Scale, stage: str) -> float:
-    """Estimated seconds of one worker for ``stage`` (for the progress display)."""
+def cost(scale: Scale, stage: str, runs: Sequence[Any] | None = None) -> float:
+    """Estimated seconds of one worker for ``stage`` (for the progress display);
+    ``runs``: the stage's planned runs if already at hand (else planned here)."""
     if stage == "xy":
         return 5.0 + scale.xy_trajectories * scale.xy_steps * 2e-7
     if stage == "fig3c":
         return _S_PER_RUN + scale.hebbian.steps * scale.hebbian.seeds * _S_PER_STEP["fig3c"]
     total = 0.0
     per_step = _S_PER_STEP.get(stage, _S_PER_STEP["sweep"])
-    for run in planned_runs(scale, stage):
+    for run in planned_runs(scale, stage) if runs is None else runs:
         cfg = run.config
-        total += _S_PER_RUN + cfg.train.steps * _networks(cfg) * per_step
+        total += _S_PER_RUN + cfg.train.steps * cfg.n_networks * per_step
         hessian = cfg.record.hessian
         if hessian.method == "dense":
-            total += _S_PER_HESSIAN * (hessian.log_points or 0) * _networks(cfg)
+            total += _S_PER_HESSIAN * (hessian.log_points or 0) * cfg.n_networks
     return total
 
 
@@ -232,8 +229,9 @@ def wall_estimate(ctx: Context, stage: str) -> float:
         return cost(ctx.scale, stage)
     from driftlab.sweep.execute import default_workers
 
+    runs = planned_runs(ctx.scale, stage)  # planned once (table1 at paper scale: 1,100)
     workers = ctx.workers or default_workers()
-    return cost(ctx.scale, stage) / max(1, min(workers, len(planned_runs(ctx.scale, stage))))
+    return cost(ctx.scale, stage, runs) / max(1, min(workers, len(runs)))
 
 
 # ---------------------------------------------------------------- running a stage
