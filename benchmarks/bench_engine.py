@@ -56,6 +56,7 @@ GRID_DIMS = (1, 2, 5, 10, 20)
 """``--shape-sweep``: samples x d_in = d_out at H = 100 (the paper's sweep is mostly small)."""
 GPU_SHAPES = (
     Shape("sweep x1024 vmapped", 20, 20, 100, 20, 0.03, networks=1024),
+    Shape("sweep x8192 vmapped", 20, 20, 100, 20, 0.03, networks=8192),
     Shape("figure-2 x64 vmapped", 150, 18, 500, 17, 0.0139, networks=64),
     Shape("sweep x1 (loop overhead)", 20, 20, 100, 20, 0.03),
 )
@@ -68,15 +69,19 @@ class Variant:
     gradient: str = "manual"
     static: bool = False
     unroll: int = 1
+    engine: str = "jax"
 
 
 CPU_VARIANTS = (
     Variant("noise"),
+    Variant("noise_fused", engine="fused"),
     Variant("no_noise", noise=False),
+    Variant("no_noise_fused", noise=False, engine="fused"),
     Variant("noise_autodiff", gradient="autodiff"),
 )
+FLOAT64_VARIANTS = (Variant("noise"), Variant("noise_fused", engine="fused"))
 GPU_VARIANTS = (
-    *CPU_VARIANTS,
+    *(v for v in CPU_VARIANTS if v.engine == "jax"),  # the fused engine is for CPUs
     Variant("noise_static_scan", static=True),
     Variant("noise_static_unroll8", static=True, unroll=8),
 )
@@ -105,6 +110,7 @@ def make_engine(shape: Shape, steps: int, variant: Variant) -> Callable[[], None
     import jax
     import jax.numpy as jnp
 
+    from driftlab.fused.chunk import make_fused_chunk
     from driftlab.model import init_params
     from driftlab.simulate import EngineSpec, Hyper, init_state, make_chunk, make_streams
 
@@ -132,7 +138,10 @@ def make_engine(shape: Shape, steps: int, variant: Variant) -> Callable[[], None
             input_sd=0 * ones,
         )
         static = steps if variant.static else None
-        chunk = make_chunk(spec, static_steps=static, unroll=variant.unroll)
+        if variant.engine == "fused":
+            chunk = make_fused_chunk(spec)
+        else:
+            chunk = make_chunk(spec, static_steps=static, unroll=variant.unroll)
         n = jnp.int32(steps)
         jax.block_until_ready(chunk(state, x, y, hyper, stream, n))  # compile and warm up
 
@@ -177,23 +186,163 @@ def bench_noise(n: int, steps: int, generator: str = "hash") -> float:
     return 1e9 * best / (n * steps)
 
 
+def rate(shape: Shape, variant: Variant, seconds: float) -> float:
+    """Network-steps/s of ``shape`` on ``variant``, best of 3 chunks of about ``seconds``."""
+    probe = make_engine(shape, 500, variant)
+    steps = max(500, int(500 * seconds / _seconds(probe)))
+    go = make_engine(shape, steps, variant)
+    return shape.networks * steps / min(_seconds(go) for _ in range(3))
+
+
+def auto_engine(shape: Shape) -> str:
+    """The engine ``driftlab run`` picks by itself for ``shape`` with update noise."""
+    from driftlab.engines import choose_engine
+    from driftlab.model import flops_per_step
+    from driftlab.simulate import EngineSpec
+
+    flops = flops_per_step(shape.samples, shape.d_in, shape.hidden, shape.d_out)
+    return choose_engine(EngineSpec(update_noise=True), flops, "auto")[0]
+
+
+def breakdown(shape: Shape, seconds: float) -> dict[str, float]:
+    """Microseconds a step of ``shape`` (float32, one network) spends, cumulatively: the
+    five products alone, the gradient (products, bias, activation and its mask), and
+    the JAX engine's whole step without and with update noise."""
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    from driftlab.model import PRECISION, Params, init_params, mse_grad
+
+    k = jax.random.key(0)
+    params = init_params(k, shape.d_in, shape.hidden, shape.d_out, regime="rich")
+    x = jax.random.uniform(k, (shape.samples, shape.d_in))
+    y = jax.random.uniform(jax.random.fold_in(k, 1), (shape.samples, shape.d_out))
+
+    def products(p: Params) -> Params:
+        z = jnp.matmul(x, p.m.T, precision=PRECISION)
+        e = jnp.matmul(z, p.n.T, precision=PRECISION)
+        return Params(
+            jnp.matmul(x.T, jnp.matmul(e, p.n, precision=PRECISION), precision=PRECISION).T,
+            p.b,
+            jnp.matmul(e.T, z, precision=PRECISION),
+        )
+
+    def per_step(grad: Callable[[Params], Params]) -> float:
+        def descend(steps: jax.Array, p: Params) -> Params:
+            def body(_: jax.Array, q: Params) -> Params:
+                return jax.tree.map(lambda a, g: a - 1e-6 * g, q, grad(q))
+
+            out: Params = lax.fori_loop(0, steps, body, p)
+            return out
+
+        run = jax.jit(descend)
+        jax.block_until_ready(run(jnp.int32(10), params))
+        probe = _seconds(lambda: jax.block_until_ready(run(jnp.int32(200), params)))
+        steps = max(200, int(200 * seconds / probe))
+        best = min(
+            _seconds(lambda: jax.block_until_ready(run(jnp.int32(steps), params))) for _ in range(3)
+        )
+        return 1e6 * best / steps
+
+    out = {
+        "products": per_step(products),
+        "gradient": per_step(lambda p: mse_grad(p, x, y)),
+        "step_no_noise": 1e6 / rate(shape, Variant("no_noise", noise=False), seconds),
+        "step_noise": 1e6 / rate(shape, Variant("noise"), seconds),
+    }
+    print(
+        f"where a step of {shape.name} goes (JAX, us, cumulative): the five products "
+        f"{out['products']:.1f}; the gradient {out['gradient']:.1f}; the step without "
+        f"noise {out['step_no_noise']:.1f}; with update noise {out['step_noise']:.1f}"
+    )
+    return out
+
+
+def bench_fused_noise(n: int, steps: int) -> float:
+    """Nanoseconds per standard normal of the fused engine's draw (same stream as "hash")."""
+    import numpy as np
+
+    from driftlab.fused.noise import fill_normal, scratch_size
+
+    seed, out = np.asarray([1, 2], np.uint32), np.empty(n, np.float32)
+    scratch = np.empty(scratch_size(n), np.float32)
+    fill_normal(seed, 0, out, scratch)
+
+    def draw() -> None:
+        for t in range(steps):
+            fill_normal(seed, t, out, scratch)
+
+    return 1e9 * min(_seconds(draw) for _ in range(3)) / (n * steps)
+
+
+def targets(results: dict[str, Any], by_name: dict[str, Any]) -> None:
+    """Issue 15's targets against this run (the engine ``driftlab run`` picks)."""
+    fig2, sweep = (by_name[s.name] for s in CPU_SHAPES)
+    lines = [
+        ("Figure 2 shape, % of the ceiling", 100 * fig2["auto_ratio"], 70.0),
+        ("sweep shape, network-steps/s", sweep["auto_rate"], 60_000.0),
+    ]
+    small = [r for r in results.get("shape_sweep", []) if r["samples"] == 5 and r["d_in"] == 5]
+    if small:
+        lines.append(("samples 5, 5 -> 5, network-steps/s", small[0]["network_steps_per_s"], 150e3))
+    print("targets (issue 15):")
+    for label, got, want in lines:
+        print(f"  {label}: {got:,.1f} (target {want:,.0f}) {'met' if got >= want else 'MISSED'}")
+    for name, slow in results["float64_slowdown"].items():
+        verdict = "met" if slow <= 2 else "MISSED"
+        print(f"  float64 slowdown, {name}: {slow:.2f}x (target <= 2) {verdict}")
+    results["targets"] = [{"what": a, "got": b, "target": c} for a, b, c in lines]
+    parts = results.get("breakdown_figure2")
+    if parts:
+        from driftlab.model import flops_per_step
+
+        s = CPU_SHAPES[0]
+        flops = flops_per_step(s.samples, s.d_in, s.hidden, s.d_out)
+        ceiling = fig2["noise"]["ceiling_gflops_median"] * 1e9
+        shares = ", ".join(f"{k} {1e8 * flops / v / ceiling:.0f}%" for k, v in parts.items())
+        print(f"  Figure 2 at the pace of each part alone, % of the ceiling: {shares}")
+
+
 def shape_sweep(seconds: float) -> list[dict[str, Any]]:
     """Network-steps/s of one network with update noise over :data:`GRID_SAMPLES` x
-    :data:`GRID_DIMS` (d_in = d_out) at H = 100; prints the table."""
+    :data:`GRID_DIMS` (d_in = d_out) at H = 100, on both engines; prints the rate of
+    the engine ``driftlab run`` picks, and fused / jax."""
     rows = []
-    print(f"shape sweep (H = 100, update noise, one core): network-steps/s, {seconds:.2f} s each")
-    print("samples \\ d_in=d_out " + "".join(f"{d:>10d}" for d in GRID_DIMS))
     for samples in GRID_SAMPLES:
-        line = f"{samples:>21d} "
         for d in GRID_DIMS:
             shape = Shape(f"{samples}x{d}", samples, d, 100, d, 0.03)
-            probe = make_engine(shape, 500, Variant("noise"))
-            steps = max(500, int(500 * seconds / _seconds(probe)))
-            go = make_engine(shape, steps, Variant("noise"))
-            rate = steps / min(_seconds(go) for _ in range(3))
-            rows.append({"samples": samples, "d_in": d, "d_out": d, "network_steps_per_s": rate})
-            line += f"{rate:>10,.0f}"
-        print(line)
+            jax_rate = rate(shape, Variant("noise"), seconds)
+            fused_rate = rate(shape, Variant("noise_fused", engine="fused"), seconds)
+            auto = auto_engine(shape)
+            rows.append(
+                {
+                    "samples": samples,
+                    "d_in": d,
+                    "d_out": d,
+                    "jax": jax_rate,
+                    "fused": fused_rate,
+                    "auto": auto,
+                    "network_steps_per_s": fused_rate if auto == "fused" else jax_rate,
+                }
+            )
+    cells = {(r["samples"], r["d_in"]): r for r in rows}
+    head = "samples \\ d_in=d_out " + "".join(f"{d:>10d}" for d in GRID_DIMS)
+    print(f"shape sweep (H = 100, update noise, one core), {seconds:.2f} s a figure")
+    print("network-steps/s of the engine driftlab run picks (auto):")
+    print(head)
+    for samples in GRID_SAMPLES:
+        line = "".join(f"{cells[samples, d]['network_steps_per_s']:>10,.0f}" for d in GRID_DIMS)
+        print(f"{samples:>21d} {line}")
+    print("fused / jax (auto picks fused where marked *):")
+    print(head)
+    for samples in GRID_SAMPLES:
+        line = "".join(
+            f"{cells[samples, d]['fused'] / cells[samples, d]['jax']:>9.2f}"
+            + ("*" if cells[samples, d]["auto"] == "fused" else " ")
+            for d in GRID_DIMS
+        )
+        print(f"{samples:>21d} {line}")
     return rows
 
 
@@ -205,9 +354,10 @@ def _process_rate(core: int, seconds: float, start: Any, out: Any) -> None:
 
     limit_cpus(1, start=core)
     shape = CPU_SHAPES[1]
-    probe = make_engine(shape, 500, Variant("noise"))
+    variant = Variant("auto", engine=auto_engine(shape))
+    probe = make_engine(shape, 500, variant)
     steps = max(500, int(500 * seconds / 4 / _seconds(probe)))
-    go = make_engine(shape, steps, Variant("noise"))
+    go = make_engine(shape, steps, variant)
     start.wait()
     t0 = time.perf_counter()
     for _ in range(4):
@@ -284,7 +434,7 @@ def main() -> None:
         steps = max(200, int(200 * args.seconds / _seconds(probe)))
         row: dict[str, Any] = {"shape": shape.name, "networks": shape.networks, "steps": steps}
         print(f"{shape.name}: {shape.networks} network(s) x {steps:,} steps per round")
-        variants = CPU_VARIANTS[:1] if shape.dtype == "float64" else CPU_VARIANTS
+        variants = FLOAT64_VARIANTS if shape.dtype == "float64" else CPU_VARIANTS
         for variant in GPU_VARIANTS if args.gpu else variants:
             t_engine, t_matmul = interleaved(
                 make_engine(shape, steps, variant), matmul, args.rounds
@@ -312,6 +462,23 @@ def main() -> None:
                 f"[{100 * r['ratio_min']:.1f}-{100 * r['ratio_max']:.1f}%]  "
                 f"(ceiling {r['ceiling_gflops_median']:,.0f} GFLOP/s)"
             )
+        if not args.gpu:
+            row["auto"] = auto_engine(shape)
+            picked = row["noise_fused" if row["auto"] == "fused" else "noise"]
+            faster = (
+                "fused"
+                if row["noise_fused"]["network_steps_per_s"] > row["noise"]["network_steps_per_s"]
+                else "jax"
+            )
+            row["auto_rate"], row["auto_ratio"] = (
+                picked["network_steps_per_s"],
+                picked["ratio_median"],
+            )
+            print(
+                f"  driftlab run picks {row['auto']} here ({picked['network_steps_per_s']:,.0f} "
+                f"network-steps/s, {100 * picked['ratio_median']:.1f}% of the ceiling); "
+                f"measured faster: {faster}"
+            )
         if shape.networks == 1 and shape.dtype == "float32":
             p = n_params(shape.d_in, shape.hidden, shape.d_out)
             ns = bench_noise(p, max(200, steps // 4))
@@ -324,17 +491,22 @@ def main() -> None:
         results["shapes"].append(row)
     by_name = {row["shape"]: row for row in results["shapes"]}
     for shape in () if args.gpu else CPU_SHAPES:
-        f32 = by_name[shape.name]["noise"]["network_steps_per_s"]
-        f64 = by_name[f"{shape.name} float64"]["noise"]["network_steps_per_s"]
+        f32 = by_name[shape.name]["auto_rate"]
+        f64 = by_name[f"{shape.name} float64"]["auto_rate"]
         results.setdefault("float64_slowdown", {})[shape.name] = f32 / f64
-        print(f"float64 against float32, {shape.name}: {f32 / f64:.2f}x slower")
-    if args.shape_sweep:
+        print(f"float64 against float32 (the engine run picks), {shape.name}: {f32 / f64:.2f}x")
+    if args.shape_sweep and not args.gpu:
         results["shape_sweep"] = shape_sweep(args.seconds / 4)
     if not args.gpu:
         for name in ("hash", "threefry"):
             ns = bench_noise(18_000, 2000, name)
             results[f"noise_{name}_ns"] = ns
             print(f"normal draws, generator {name!r}: {ns:.2f} ns per number (18,000 a step)")
+        results["breakdown_figure2"] = breakdown(CPU_SHAPES[0], args.seconds)
+        ns = bench_fused_noise(18_000, 2000)
+        results["noise_fused_ns"] = ns
+        print(f"normal draws, fused engine (the 'hash' stream): {ns:.2f} ns per number")
+        targets(results, by_name)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -42,7 +42,7 @@ def test_float32_on_the_gpu_tracks_float64_like_float32_on_the_cpu() -> None:
     if gpu is None:
         pytest.skip("no GPU")
     cpu = jax.devices("cpu")[0]
-    steps = 1000
+    steps = 10_000
     reference = _final_loss("float64", cpu, steps)
     cpu32 = np.abs(_final_loss("float32", cpu, steps) - reference) / reference
     gpu32 = np.abs(_final_loss("float32", gpu, steps) - reference) / reference

@@ -275,7 +275,7 @@ def test_ctrl_c_before_training_leaves_no_directory(
 ) -> None:
     import driftlab.run
 
-    def interrupted(cfg: Any) -> Any:
+    def interrupted(cfg: Any, engine: Any = None) -> Any:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(driftlab.run, "FeedforwardEngine", interrupted)

@@ -84,6 +84,17 @@ def _add_run_options(parser: argparse.ArgumentParser, example: str, *, figure: s
         default=os.environ.get("DRIFTLAB_CPUS", "1"),
         help="CPU cores this process may use (default 1, fastest for one small network; 'all')",
     )
+    _add_engine_option(parser)
+
+
+def _add_engine_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "jax", "fused"),
+        help="feed-forward engine: jax (the reference, any device), fused (numba on one CPU "
+        "core, same trajectories to rounding) or auto (default: the faster for the run; "
+        "environment variable DRIFTLAB_ENGINE)",
+    )
 
 
 def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
@@ -111,6 +122,7 @@ def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
         "e.g. --pack 1024 --workers 1; off by default: on a CPU each run alone is faster)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress line")
+    _add_engine_option(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -392,11 +404,12 @@ def _checked(cfg: Any, out: Path) -> int:
 
 
 def _summarise(out_dir: Path) -> None:
-    from driftlab.rundir import load_run
+    from driftlab.rundir import load_run, read_status
 
     ts = load_run(out_dir)["timeseries"]
     first, last = ts.isel(time=0), ts.isel(time=-1)
-    print(f"run directory: {out_dir}")
+    engine = read_status(out_dir).get("engine")
+    print(f"run directory: {out_dir}" + (f" (engine: {engine})" if engine else ""))
     for i in range(ts.sizes["network"]):
         f, la = first.isel(network=i), last.isel(network=i)
         print(
@@ -617,9 +630,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = None if argv is None else list(argv)
     _use_file_backend()
+    if getattr(args, "engine", None):  # read by every run, worker processes included
+        os.environ["DRIFTLAB_ENGINE"] = args.engine
     if args.command in ("run", "generality", "hebbian", "reproduce"):
         _print_notices()
     try:
+        if os.environ.get("DRIFTLAB_ENGINE"):  # a bad value fails here, not in every worker
+            from driftlab.engines import requested_engine
+
+            requested_engine()
         return _dispatch(args)
     except RunInterruptedError as err:
         print(f"driftlab: {one_line(str(err))}", file=sys.stderr)

@@ -38,12 +38,14 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from driftlab.batching import default_loop, static_pieces
 from driftlab.config import RunConfig, check_resources, parse_config
 from driftlab.config import config_hash as config_hash  # re-exported
 from driftlab.divergence import REASONS as DIVERGENCE_REASONS
 from driftlab.divergence import DivergenceCheck
+from driftlab.engines import choose_engine, engine_chunk
 from driftlab.hessian.recorder import HessianOptions, HessianRecorder
-from driftlab.model import init_params
+from driftlab.model import flops_per_step, init_params
 from driftlab.recorders import Metrics, hidden_snapshots, param_snapshots
 from driftlab.rundir import load_run as load_run  # re-exported: the run's reader
 from driftlab.runner.checkpoint import network_coords, stack
@@ -169,14 +171,22 @@ class FeedforwardEngine:
 
     model = "feedforward"
 
-    def __init__(self, cfg: RunConfig) -> None:
+    def __init__(self, cfg: RunConfig, engine: str | None = None) -> None:
         self.config = cfg
         self.batch = prepare(cfg)
         self.networks = self.batch.networks
         self.total_steps = cfg.train.steps
         self.chunk_steps = cfg.record.chunk
         self.state0 = self.batch.state0
-        self._chunk = make_chunk(self.batch.spec)
+        spec = self.batch.spec
+        _, samples, d_in = self.batch.x.shape
+        if spec.rule == "sgd" and 0 < spec.batch_size < samples:
+            samples = spec.batch_size
+        flops = flops_per_step(samples, d_in, cfg.model.hidden, self.batch.y.shape[2])
+        self.engine, self.engine_reason = choose_engine(spec, flops, engine)
+        self.environment = {"env/engine": self.engine}
+        self._chunk = engine_chunk(spec, self.engine)
+        self._static = self.engine == "jax" and default_loop() == "static"
         self._measure = make_measure(cfg.model.activation)
 
     @property
@@ -185,11 +195,17 @@ class FeedforwardEngine:
         and the float type."""
         b = self.batch
         shapes = tuple(tuple(leaf.shape) for leaf in jax.tree.leaves(b.state0))
-        return (b.spec, tuple(b.x.shape), tuple(b.y.shape), shapes, self.config.model.dtype)
+        dtype = self.config.model.dtype
+        return (b.spec, tuple(b.x.shape), tuple(b.y.shape), shapes, dtype, self.engine)
 
     def advance(self, state: TrainState, n: int) -> tuple[TrainState, None]:
         b = self.batch
-        return self._chunk(state, b.x, b.y, b.hyper, b.streams, jnp.int32(n)), None
+        if not self._static:
+            return self._chunk(state, b.x, b.y, b.hyper, b.streams, jnp.int32(n)), None
+        for piece in static_pieces(n):  # fixed-length scans: no host round trip a step
+            chunk = make_chunk(b.spec, static_steps=piece)
+            state = chunk(state, b.x, b.y, b.hyper, b.streams, jnp.int32(piece))
+        return state, None
 
     def measure(self, state: TrainState) -> Measurement:
         return self._measure(state.params, self.batch.x, self.batch.y)
@@ -249,13 +265,16 @@ def execute(
     progress: bool = True,
     on_chunk: ProgressFn | None = None,
     restart: bool = False,
+    engine: str | None = None,
 ) -> RunResult:
     """Train the batch of ``cfg`` into ``out_dir``, resuming from its checkpoint if any.
 
     ``progress``: show progress on stderr; ``restart``: delete the run already in
     ``out_dir`` and start over; ``on_chunk(step, total, steps_per_second)`` is
-    called after every chunk. Returns the run's outcome (a finished run's is read
-    from its status.json without computing anything). Raises the one-line errors
+    called after every chunk; ``engine``: "auto", "jax" or "fused"
+    (:mod:`driftlab.engines`; None: ``$DRIFTLAB_ENGINE``, else "auto"). Returns the
+    run's outcome (a finished run's is read from its status.json without computing
+    anything). Raises the one-line errors
     of :func:`driftlab.runner.loop.run_engine`: :class:`RunDirError` if
     ``out_dir`` holds a different run, ``DamagedRunError``, ``RunDirBusyError``,
     ``RunInterruptedError``, ``RunIOError``.
@@ -265,7 +284,7 @@ def execute(
         return run_engine(
             cfg,
             Path(out_dir),
-            lambda: FeedforwardEngine(cfg),
+            lambda: FeedforwardEngine(cfg, engine),
             parse=parse_config,
             kind="feed-forward",
             progress=progress,

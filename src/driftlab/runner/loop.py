@@ -321,7 +321,7 @@ class _Loop:
     ) -> None:
         self.engine, self.out, self.progress, self.on_chunk = engine, out, progress, on_chunk
         self.every = every  # seconds between checkpoints
-        self.environment = run_environment()
+        self.environment = {**run_environment(), **getattr(engine, "environment", {})}
         self.notices: list[str] = list(read_status(out).get("notices", [])) if resuming else []
         self.saved = -np.inf  # when the checkpoint was last written
         self.signal: int | None = None  # SIGINT or SIGTERM received during the run
@@ -423,6 +423,7 @@ class _Loop:
             "total_steps": self.engine.total_steps,
             "networks": len(self.engine.networks),
             "steps_per_second": speed,
+            "engine": self.environment.get("env/engine", "jax"),
             "notices": self.notices,
             **self.health.status(),
         }

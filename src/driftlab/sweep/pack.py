@@ -82,7 +82,7 @@ import xarray as xr
 from jax import lax
 
 from driftlab import noise
-from driftlab.batching import BATCHINGS, default_batching
+from driftlab.batching import BATCHINGS, default_batching, default_loop, static_pieces
 from driftlab.config import ConfigError, RunConfig, check_resources, parse_config, to_dict
 from driftlab.divergence import DivergenceCheck
 from driftlab.hessian.recorder import (
@@ -438,16 +438,25 @@ Chunk = Callable[[TrainState, PackData, Hyper, Streams, jax.Array], TrainState]
 
 
 @functools.cache
-def pack_chunk(spec: EngineSpec, batching: str) -> Chunk:
+def pack_chunk(spec: EngineSpec, batching: str, static_steps: int | None = None) -> Chunk:
     """The jitted chunk of a pack: ``n_steps`` (traced) steps of every network, all
     arguments but ``n_steps`` with a leading network axis; ``batching`` "vmap" (in
     lockstep) or "map" (one after another, ``lax.map``). One per (spec, batching)
-    per process, so packs of equal padded shapes share its compilation."""
+    per process, so packs of equal padded shapes share its compilation. With
+    ``static_steps`` a ``lax.scan`` of exactly that many steps instead (``n_steps``
+    ignored; :func:`driftlab.batching.default_loop`)."""
     step = _make_step(spec)
 
     def one(
         state: TrainState, data: PackData, hyper: Hyper, streams: Streams, n_steps: jax.Array
     ) -> TrainState:
+        if static_steps is not None:
+
+            def body(s: TrainState, _: None) -> tuple[TrainState, None]:
+                return step(s, data, hyper, streams), None
+
+            scanned, _ = lax.scan(body, state, None, length=static_steps)
+            return scanned
         out: TrainState = lax.fori_loop(
             0, n_steps, lambda _, s: step(s, data, hyper, streams), state
         )
@@ -786,8 +795,13 @@ class PackEngine:
         )
 
     def advance(self, state: TrainState, n: int) -> tuple[TrainState, None]:
-        out = self._chunk(state, self.data, self.hyper, self.streams, jnp.int32(n))
-        return out, None
+        if default_loop() == "dynamic":
+            out = self._chunk(state, self.data, self.hyper, self.streams, jnp.int32(n))
+            return out, None
+        for piece in static_pieces(n):  # fixed-length scans: no host round trip a step
+            chunk = pack_chunk(self.spec, self.batching, piece)
+            state = chunk(state, self.data, self.hyper, self.streams, jnp.int32(piece))
+        return state, None
 
     def measure(self, state: TrainState) -> Measurement:
         return self._measure(state.params, self.data)
