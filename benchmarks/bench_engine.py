@@ -18,6 +18,7 @@ hand-written gradient; on a GPU also as a fixed-length ``lax.scan``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -197,44 +198,25 @@ def rate(shape: Shape, variant: Variant, seconds: float) -> float:
 def auto_engine(shape: Shape) -> str:
     """The engine ``driftlab run`` picks by itself for ``shape`` with update noise."""
     from driftlab.engines import choose_engine
-    from driftlab.model import flops_per_step
     from driftlab.simulate import EngineSpec
 
-    flops = flops_per_step(shape.samples, shape.d_in, shape.hidden, shape.d_out)
-    return choose_engine(EngineSpec(update_noise=True), flops, "auto")[0]
+    dims = (shape.samples, shape.d_in, shape.hidden, shape.d_out)
+    return choose_engine(EngineSpec(update_noise=True), dims, "auto")[0]
 
 
-def breakdown(shape: Shape, seconds: float) -> dict[str, float]:
-    """Microseconds a step of ``shape`` (float32, one network) spends, cumulatively: the
-    five products alone, the gradient (products, bias, activation and its mask), and
-    the JAX engine's whole step without and with update noise."""
+def _per_step(fn: Callable[[Any], Any], params: Any, seconds: float, x64: bool = False) -> float:
+    """Microseconds a step of ``params <- params - 1e-6 fn(params)`` in a compiled loop."""
     import jax
     import jax.numpy as jnp
     from jax import lax
 
-    from driftlab.model import PRECISION, Params, init_params, mse_grad
+    with jax.enable_x64(x64):  # type: ignore[operator]
 
-    k = jax.random.key(0)
-    params = init_params(k, shape.d_in, shape.hidden, shape.d_out, regime="rich")
-    x = jax.random.uniform(k, (shape.samples, shape.d_in))
-    y = jax.random.uniform(jax.random.fold_in(k, 1), (shape.samples, shape.d_out))
+        def descend(steps: jax.Array, p: Any) -> Any:
+            def body(_: jax.Array, q: Any) -> Any:
+                return jax.tree.map(lambda a, g: a - 1e-6 * g, q, fn(q))
 
-    def products(p: Params) -> Params:
-        z = jnp.matmul(x, p.m.T, precision=PRECISION)
-        e = jnp.matmul(z, p.n.T, precision=PRECISION)
-        return Params(
-            jnp.matmul(x.T, jnp.matmul(e, p.n, precision=PRECISION), precision=PRECISION).T,
-            p.b,
-            jnp.matmul(e.T, z, precision=PRECISION),
-        )
-
-    def per_step(grad: Callable[[Params], Params]) -> float:
-        def descend(steps: jax.Array, p: Params) -> Params:
-            def body(_: jax.Array, q: Params) -> Params:
-                return jax.tree.map(lambda a, g: a - 1e-6 * g, q, grad(q))
-
-            out: Params = lax.fori_loop(0, steps, body, p)
-            return out
+            return lax.fori_loop(0, steps, body, p)
 
         run = jax.jit(descend)
         jax.block_until_ready(run(jnp.int32(10), params))
@@ -243,18 +225,43 @@ def breakdown(shape: Shape, seconds: float) -> dict[str, float]:
         best = min(
             _seconds(lambda: jax.block_until_ready(run(jnp.int32(steps), params))) for _ in range(3)
         )
-        return 1e6 * best / steps
+    return 1e6 * best / steps
 
-    out = {
-        "products": per_step(products),
-        "gradient": per_step(lambda p: mse_grad(p, x, y)),
-        "step_no_noise": 1e6 / rate(shape, Variant("no_noise", noise=False), seconds),
-        "step_noise": 1e6 / rate(shape, Variant("noise"), seconds),
-    }
+
+def breakdown(shape: Shape, seconds: float) -> dict[str, float]:
+    """Microseconds a step of ``shape`` (one network) spends, cumulatively: the five
+    products alone (float32, and float64), the gradient (products, bias, activation
+    and its mask), and the JAX engine's whole step without and with update noise."""
+    import jax
+
+    from driftlab.model import PRECISION, Params, init_params, mse_grad
+
+    mm = functools.partial(jax.numpy.matmul, precision=PRECISION)
+    out: dict[str, float] = {}
+    for dtype in ("float32", "float64"):
+        x64 = dtype == "float64"
+        with jax.enable_x64(x64):  # type: ignore[operator]
+            k = jax.random.key(0)
+            params = init_params(k, shape.d_in, shape.hidden, shape.d_out, dtype=dtype)
+            x = jax.random.uniform(k, (shape.samples, shape.d_in), dtype)
+            y = jax.random.uniform(jax.random.fold_in(k, 1), (shape.samples, shape.d_out), dtype)
+
+        def products(p: Params, x: Any = x) -> Params:
+            z = mm(x, p.m.T)
+            e = mm(z, p.n.T)
+            return Params(mm(x.T, mm(e, p.n)).T, p.b, mm(e.T, z))
+
+        name = "products_float64" if x64 else "products"
+        out[name] = _per_step(products, params, seconds, x64)
+        if not x64:
+            out["gradient"] = _per_step(lambda p, x=x, y=y: mse_grad(p, x, y), params, seconds)
+    out["step_no_noise"] = 1e6 / rate(shape, Variant("no_noise", noise=False), seconds)
+    out["step_noise"] = 1e6 / rate(shape, Variant("noise"), seconds)
     print(
         f"where a step of {shape.name} goes (JAX, us, cumulative): the five products "
-        f"{out['products']:.1f}; the gradient {out['gradient']:.1f}; the step without "
-        f"noise {out['step_no_noise']:.1f}; with update noise {out['step_noise']:.1f}"
+        f"{out['products']:.1f} (in float64 {out['products_float64']:.1f}); the gradient "
+        f"{out['gradient']:.1f}; the step without noise {out['step_no_noise']:.1f}; "
+        f"with update noise {out['step_noise']:.1f}"
     )
     return out
 
@@ -300,7 +307,9 @@ def targets(results: dict[str, Any], by_name: dict[str, Any]) -> None:
         s = CPU_SHAPES[0]
         flops = flops_per_step(s.samples, s.d_in, s.hidden, s.d_out)
         ceiling = fig2["noise"]["ceiling_gflops_median"] * 1e9
-        shares = ", ".join(f"{k} {1e8 * flops / v / ceiling:.0f}%" for k, v in parts.items())
+        shares = ", ".join(
+            f"{k} {1e8 * flops / v / ceiling:.0f}%" for k, v in parts.items() if "64" not in k
+        )
         print(f"  Figure 2 at the pace of each part alone, % of the ceiling: {shares}")
 
 

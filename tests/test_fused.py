@@ -204,16 +204,19 @@ def test_resume_from_the_other_engines_checkpoint(tmp_path: Path, first: str, se
 
 def test_engine_choice() -> None:
     small = EngineSpec(update_noise=True)
-    assert choose_engine(small, 10_000, "auto")[0] == "fused"
-    assert choose_engine(small, 10**9, "auto")[0] == "jax"
-    assert choose_engine(small, 10_000, "jax")[0] == "jax"
+    sweep, figure2 = (20, 20, 100, 20), (150, 18, 500, 17)
+    assert choose_engine(small, sweep, "auto")[0] == "fused"
+    assert choose_engine(small, figure2, "auto")[0] == "jax"
+    assert choose_engine(small, (20, 1, 100, 5), "auto")[0] == "jax"  # a single input
+    assert choose_engine(small, sweep, "jax")[0] == "jax"
+    assert choose_engine(small, figure2, "fused")[0] == "fused"
     threefry = EngineSpec(generator="threefry")
     assert unsupported(threefry) is not None
-    assert choose_engine(threefry, 10_000, "auto")[0] == "jax"
+    assert choose_engine(threefry, sweep, "auto")[0] == "jax"
     with pytest.raises(EngineChoiceError, match="threefry"):
-        choose_engine(threefry, 10_000, "fused")
+        choose_engine(threefry, sweep, "fused")
     autodiff = EngineSpec(gradient="autodiff")
-    assert choose_engine(autodiff, 10_000, "auto")[0] == "jax"
+    assert choose_engine(autodiff, sweep, "auto")[0] == "jax"
     with pytest.raises(EngineChoiceError, match="expected one of auto, jax, fused"):
         requested_engine("numba")
 
@@ -221,7 +224,7 @@ def test_engine_choice() -> None:
 def test_a_registered_rule_runs_on_jax() -> None:
     register_rule("gd_again", RULES["gd"].factory)
     try:
-        assert choose_engine(EngineSpec(rule="gd_again"), 10_000, "auto")[0] == "jax"
+        assert choose_engine(EngineSpec(rule="gd_again"), (20, 20, 100, 20), "auto")[0] == "jax"
     finally:
         del RULES["gd_again"]
 

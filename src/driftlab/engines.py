@@ -8,9 +8,12 @@
              trajectory to rounding (tests/test_fused.py) and the same records, and
              either engine resumes the other's checkpoint.
 ``"auto"``   (default) the faster of the two for the run, as measured by
-             ``benchmarks/bench_engine.py`` on CPUs (benchmarks/RESULTS.md): ``"fused"``
-             on a CPU backend for the shapes where it was faster, when numba is
-             installed and the run's choices are ones it has; ``"jax"`` otherwise.
+             ``benchmarks/bench_engine.py`` on CPUs (benchmarks/RESULTS.md, "Engines"):
+             ``"fused"`` on a CPU backend for a step of at most
+             :data:`FUSED_MAX_FLOPS` whose inputs and outputs both have two
+             dimensions or more (every shape of the paper's sweeps but those with a
+             single input or output), when numba is installed and the run's choices
+             are ones it has; ``"jax"`` otherwise (the Figure 2 network among them).
 
 The choice is a run-time option (``driftlab run --engine``, or the environment
 variable ``DRIFTLAB_ENGINE``, which sweep workers inherit), not part of the run's
@@ -28,15 +31,16 @@ from typing import Any
 import jax
 
 from driftlab.errors import ConfigError
+from driftlab.model import flops_per_step
 from driftlab.simulate import EngineSpec, make_chunk
 
 ENGINES: tuple[str, ...] = ("auto", "jax", "fused")
 ENGINE_ENV = "DRIFTLAB_ENGINE"
 
-FUSED_MAX_FLOPS = 2_000_000
+FUSED_MAX_FLOPS = 500_000
 """``"auto"`` picks the fused engine for steps of at most this many multiply-add FLOPs
-(:func:`driftlab.model.flops_per_step`); above it, XLA's products were faster
-(benchmarks/RESULTS.md, "Engines")."""
+(:func:`driftlab.model.flops_per_step`); above it (and for a single input or output,
+where XLA turns the products into a few vector operations), XLA was faster."""
 
 
 class EngineChoiceError(ConfigError):
@@ -62,8 +66,10 @@ def fused_available() -> bool:
     return True
 
 
-def choose_engine(spec: EngineSpec, flops: int, requested: str | None = None) -> tuple[str, str]:
-    """(engine, why) for a batch of ``spec`` whose step costs ``flops``.
+def choose_engine(
+    spec: EngineSpec, shape: tuple[int, int, int, int], requested: str | None = None
+) -> tuple[str, str]:
+    """(engine, why) for a batch of ``spec`` of ``shape`` (samples a step, d_in, H, d_out).
 
     ``requested`` "jax" or "fused" is obeyed ("fused" raises
     :class:`EngineChoiceError` naming what it cannot run); "auto" (or None: the
@@ -79,11 +85,11 @@ def choose_engine(spec: EngineSpec, flops: int, requested: str | None = None) ->
         return "jax", "asked for"
     if reason is not None:
         return "jax", f"the fused engine cannot run {reason}"
+    flops = flops_per_step(*shape)
     if flops > FUSED_MAX_FLOPS:
-        return (
-            "jax",
-            f"a step of {flops:,} FLOPs (> {FUSED_MAX_FLOPS:,}: XLA's products are faster)",
-        )
+        return "jax", f"a step of {flops:,} FLOPs (over {FUSED_MAX_FLOPS:,}: XLA is faster)"
+    if min(shape[1], shape[3]) < 2:
+        return "jax", "a single input or output (XLA is faster)"
     return "fused", f"a step of {flops:,} FLOPs on a CPU"
 
 

@@ -45,7 +45,7 @@ from driftlab.divergence import REASONS as DIVERGENCE_REASONS
 from driftlab.divergence import DivergenceCheck
 from driftlab.engines import choose_engine, engine_chunk
 from driftlab.hessian.recorder import HessianOptions, HessianRecorder
-from driftlab.model import flops_per_step, init_params
+from driftlab.model import init_params
 from driftlab.recorders import Metrics, hidden_snapshots, param_snapshots
 from driftlab.rundir import load_run as load_run  # re-exported: the run's reader
 from driftlab.runner.checkpoint import network_coords, stack
@@ -182,8 +182,8 @@ class FeedforwardEngine:
         _, samples, d_in = self.batch.x.shape
         if spec.rule == "sgd" and 0 < spec.batch_size < samples:
             samples = spec.batch_size
-        flops = flops_per_step(samples, d_in, cfg.model.hidden, self.batch.y.shape[2])
-        self.engine, self.engine_reason = choose_engine(spec, flops, engine)
+        shape = (samples, d_in, cfg.model.hidden, self.batch.y.shape[2])
+        self.engine, self.engine_reason = choose_engine(spec, shape, engine)
         self.environment = {"env/engine": self.engine}
         self._chunk = engine_chunk(spec, self.engine)
         self._static = self.engine == "jax" and default_loop() == "static"
