@@ -201,7 +201,7 @@ def auto_engine(shape: Shape) -> str:
     from driftlab.simulate import EngineSpec
 
     dims = (shape.samples, shape.d_in, shape.hidden, shape.d_out)
-    return choose_engine(EngineSpec(update_noise=True), dims, "auto")[0]
+    return choose_engine(EngineSpec(update_noise=True), dims, "auto")
 
 
 def _per_step(fn: Callable[[Any], Any], params: Any, seconds: float, x64: bool = False) -> float:

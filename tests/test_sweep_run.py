@@ -21,6 +21,7 @@ import xarray as xr
 import yaml
 
 from driftlab.cli import main
+from driftlab.config import to_dict
 from driftlab.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunDirError
 from driftlab.metrics.timescale import fit_exponential
 from driftlab.sweep import store
@@ -440,3 +441,21 @@ def test_a_figure_rebuilds_a_stale_summary_only(finished_sweep: Path) -> None:
     status = store.run_dir(finished_sweep, run) / "status.json"
     os.utime(status, ns=(built + 1_000_000_000, built + 1_000_000_000))
     assert current_summary(finished_sweep).stat().st_mtime_ns > built  # a run changed
+
+
+def test_the_engine_travels_with_each_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--engine`` (the DRIFTLAB_ENGINE of the sweep command) is part of every job, so
+    a worker elsewhere uses it; a job without one lets the worker choose (auto)."""
+    from driftlab.sweep.worker import run_one
+
+    config = to_dict(_runs(_spec())[0].config)
+    for engine, expected in (("jax", "jax"), (None, "fused")):  # auto: fused for this shape
+        out = tmp_path / str(engine)
+        job = {"id": "a", "ids": ["a"], "out": str(out), "configs": [config], "engine": engine}
+        assert run_one(job)["status"] in ("complete", "diverged")
+        assert json.loads((out / "status.json").read_text())["engine"] == expected
+    monkeypatch.setenv("DRIFTLAB_ENGINE", "jax")
+    run_sweep("tiny", _runs(_spec(count=2)), tmp_path / "sweep", workers=1, progress=False)
+    statuses = list((tmp_path / "sweep").rglob("status.json"))
+    assert len(statuses) == 2
+    assert {json.loads(p.read_text())["engine"] for p in statuses} == {"jax"}

@@ -90,7 +90,7 @@ def _add_run_options(parser: argparse.ArgumentParser, example: str, *, figure: s
 def _add_engine_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine",
-        choices=("auto", "jax", "fused"),
+        choices=("auto", "jax", "fused"),  # driftlab.engines.ENGINES (which imports JAX)
         help="feed-forward engine: jax (the reference, any device), fused (numba on one CPU "
         "core, same trajectories to rounding) or auto (default: the faster for the run; "
         "environment variable DRIFTLAB_ENGINE)",

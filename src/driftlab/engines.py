@@ -16,8 +16,8 @@
              are ones it has; ``"jax"`` otherwise (the Figure 2 network among them).
 
 The choice is a run-time option (``driftlab run --engine``, or the environment
-variable ``DRIFTLAB_ENGINE``, which sweep workers inherit), not part of the run's
-config: a run's directory and hash do not depend on it.
+variable ``DRIFTLAB_ENGINE``; a sweep hands the value it was started with to every
+job), not part of the run's config: a run's directory and hash do not depend on it.
 """
 
 from __future__ import annotations
@@ -61,15 +61,15 @@ def fused_available() -> bool:
     """Whether numba (the fused engine's compiler) is installed and imports."""
     try:
         importlib.import_module("numba")
-    except Exception:
+    except Exception:  # a broken install (e.g. a numpy it does not support): not available
         return False
     return True
 
 
 def choose_engine(
     spec: EngineSpec, shape: tuple[int, int, int, int], requested: str | None = None
-) -> tuple[str, str]:
-    """(engine, why) for a batch of ``spec`` of ``shape`` (samples a step, d_in, H, d_out).
+) -> str:
+    """The engine for a batch of ``spec`` of ``shape`` (samples a step, d_in, H, d_out).
 
     ``requested`` "jax" or "fused" is obeyed ("fused" raises
     :class:`EngineChoiceError` naming what it cannot run); "auto" (or None: the
@@ -77,20 +77,13 @@ def choose_engine(
     """
     name = requested_engine(requested)
     reason = _fused_unsupported(spec)
-    if name == "fused":
-        if reason is not None:
-            raise EngineChoiceError(f"--engine fused: the fused engine cannot run {reason}")
-        return "fused", "asked for"
-    if name == "jax":
-        return "jax", "asked for"
-    if reason is not None:
-        return "jax", f"the fused engine cannot run {reason}"
-    flops = flops_per_step(*shape)
-    if flops > FUSED_MAX_FLOPS:
-        return "jax", f"a step of {flops:,} FLOPs (over {FUSED_MAX_FLOPS:,}: XLA is faster)"
-    if min(shape[1], shape[3]) < 2:
-        return "jax", "a single input or output (XLA is faster)"
-    return "fused", f"a step of {flops:,} FLOPs on a CPU"
+    if name == "fused" and reason is not None:
+        raise EngineChoiceError(f"--engine fused: the fused engine cannot run {reason}")
+    if name != "auto":
+        return name
+    if reason is not None or flops_per_step(*shape) > FUSED_MAX_FLOPS:
+        return "jax"
+    return "fused" if min(shape[1], shape[3]) >= 2 else "jax"
 
 
 def _fused_unsupported(spec: EngineSpec) -> str | None:

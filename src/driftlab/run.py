@@ -183,7 +183,7 @@ class FeedforwardEngine:
         if spec.rule == "sgd" and 0 < spec.batch_size < samples:
             samples = spec.batch_size
         shape = (samples, d_in, cfg.model.hidden, self.batch.y.shape[2])
-        self.engine, self.engine_reason = choose_engine(spec, shape, engine)
+        self.engine = choose_engine(spec, shape, engine)
         self.environment = {"env/engine": self.engine}
         self._chunk = engine_chunk(spec, self.engine)
         self._static = self.engine == "jax" and default_loop() == "static"

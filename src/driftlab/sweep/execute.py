@@ -265,7 +265,10 @@ def run_sweep(
             bar.update(tally.steps_done)
         else:
             bar = _progress(name, tally, n_workers, backend, scheduler, len(done), progress)
-        jobs = [job.payload() for job in todo]
+        # the engine this command asked for (--engine sets the variable) travels with
+        # each job, so that workers on another machine (a Dask cluster) use it too
+        engine = os.environ.get("DRIFTLAB_ENGINE") or None
+        jobs = [{**job.payload(), "engine": engine} for job in todo]
         interrupted = False
         try:
             if jobs:

@@ -80,7 +80,8 @@ def run_one(job: Mapping[str, Any]) -> dict[str, Any]:
     """Train (or resume, or read) the run ``job`` describes: ``id``, ``ids`` (the
     runs), ``out`` (the run directory) and ``configs`` (their resolved config
     mappings: one for a run of its own, several for a pack trained as one program,
-    :mod:`driftlab.sweep.pack`); ``dask``: running on a Dask worker.
+    :mod:`driftlab.sweep.pack`); ``dask``: running on a Dask worker; ``engine``: the
+    feed-forward engine asked for (None: this process's ``DRIFTLAB_ENGINE`` or auto).
 
     Returns ``{"id", "ids", "status", "runs", "step", "wall_s", "reason", "host",
     "pid"}`` where status is ``complete``, ``diverged``, ``interrupted`` (stopped by a
@@ -115,7 +116,7 @@ def run_one(job: Mapping[str, Any]) -> dict[str, Any]:
         while True:
             try:
                 if len(configs) == 1:
-                    outcome = execute(configs[0], out, progress=False)
+                    outcome = execute(configs[0], out, progress=False, engine=job.get("engine"))
                 else:
                     from driftlab.sweep.pack import execute_pack
 
