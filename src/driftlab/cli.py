@@ -319,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="only these figures (and their claims): " + ", ".join(REPRODUCE_FIGURES),
     )
     _add_sweep_options(rep)
+    from driftlab.cli_analyze import add_parser as add_analyze
+
+    add_analyze(sub)
     return parser
 
 
@@ -778,6 +781,10 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "analyze":
+        from driftlab.cli_analyze import run as run_analyze
+
+        return run_analyze(args)
     if args.command == "reproduce":
         return _cmd_reproduce(args)
     if args.command == "sweep":

@@ -13,6 +13,9 @@ well: hidden activity ``h`` (samples, units), positions (samples,), targets
 * :mod:`~driftlab.metrics.drift`: rate-map and population-vector correlations,
   position decoding (Fig. 2E-F).
 * :mod:`~driftlab.metrics.timescale`: exponential fit of sparsification (Fig. 3B).
+* :mod:`~driftlab.metrics.sessions`: recordings of the same cells over sessions:
+  occupancy-normalised rate maps of running samples, shuffle-tested place cells,
+  rate-map and population-vector correlations and decoding across sessions, trends.
 """
 
 from driftlab.metrics.activity import fraction_active, fraction_active_units
@@ -36,6 +39,18 @@ from driftlab.metrics.ratemaps import (
     smooth_maps,
     spatial_information,
 )
+from driftlab.metrics.sessions import (
+    PairResult,
+    Session,
+    SessionOptions,
+    SessionResult,
+    Trend,
+    movement_mask,
+    occupancy_rate_maps,
+    pair_statistics,
+    session_statistics,
+    trend,
+)
 from driftlab.metrics.shuffle import (
     ShuffleSI,
     mean_corrected_place_si,
@@ -45,8 +60,13 @@ from driftlab.metrics.timescale import ExponentialFit, fit_exponential, log10_ra
 
 __all__ = [
     "ExponentialFit",
+    "PairResult",
     "RateMaps",
+    "Session",
+    "SessionOptions",
+    "SessionResult",
     "ShuffleSI",
+    "Trend",
     "decoding_error",
     "fit_exponential",
     "fraction_active",
@@ -58,12 +78,17 @@ __all__ = [
     "mean_corrected_place_si",
     "mean_estimator_mse",
     "mean_place_si",
+    "movement_mask",
+    "occupancy_rate_maps",
+    "pair_statistics",
     "place_units",
     "population_vector_correlation",
     "rate_maps",
     "ratemap_correlation_matrix",
+    "session_statistics",
     "shuffle_spatial_information",
     "signed_position",
     "smooth_maps",
     "spatial_information",
+    "trend",
 ]

@@ -123,12 +123,17 @@ def _decode_fold(
 
 
 def decoding_error(
-    activity: ArrayLike, position: ArrayLike, n_bins: int = 100, *, block: int = 5
+    activity: ArrayLike,
+    position: ArrayLike,
+    n_bins: int = 100,
+    *,
+    block: int = 5,
+    bounds: tuple[float, float] | None = None,
 ) -> float:
     """Cross-validated position decoding error (mean absolute error, position's units).
 
     Decoder: nearest rate-map template. ``n_bins`` equal bins span ``[min, max]``
-    of the whole ``position``; the training samples give rate maps (unsmoothed;
+    of the whole ``position`` (or ``bounds``); the training samples give rate maps (unsmoothed;
     bins never visited in training are excluded); each test sample's population
     vector ``activity[t]`` is assigned to the bin whose population vector
     ``maps[:, i]`` is nearest in Euclidean distance, and the predicted position
@@ -151,7 +156,7 @@ def decoding_error(
         raise ValueError(f"block must be >= 1, got {block}")
     if pos.size < 2 * block:
         raise ValueError(f"decoding needs at least 2 blocks of {block} samples")
-    edges = bin_edges(pos, n_bins, None)
+    edges = bin_edges(pos, n_bins, bounds)
     even = (np.arange(pos.size) // block) % 2 == 0
     first, second = even, ~even
     pred = np.concatenate(

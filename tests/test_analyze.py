@@ -1,0 +1,228 @@
+"""``driftlab analyze``: synthetic sessions with a known answer written to real NWB files
+(pynwb), read back and measured; the errors of files that lack what is needed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from driftlab.metrics.sessions import SessionOptions
+from driftlab.recordings.analyze import analyze, read_report, write_report
+from driftlab.recordings.nwb import RecordingError, read_sessions, write_session
+from driftlab.recordings.synthetic import synthetic_sessions
+
+
+@pytest.fixture(scope="module")
+def nwb_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], object]:
+    sessions, truth = synthetic_sessions(
+        n_sessions=4, n_cells=150, remap=0.3, vanish=0.0, spacing=3.0, seed=7
+    )
+    folder = tmp_path_factory.mktemp("nwb")
+    # cells 0-9 are missing from the last session: matching must use the ids
+    last = sessions[-1]
+    sessions[-1] = type(last)(
+        last.activity[:, 10:], last.position, last.time, last.cells[10:], last.day, last.name
+    )
+    paths = [write_session(s, folder / f"s{i}.nwb") for i, s in enumerate(sessions)]
+    return paths, truth
+
+
+def test_nwb_round_trip_and_matching(nwb_files: tuple[list[Path], object]) -> None:
+    paths, _ = nwb_files
+    sessions = read_sessions(paths[::-1])  # any order: sorted by start time
+    assert [s.day for s in sessions] == [0.0, 3.0, 6.0, 9.0]
+    assert sessions[-1].cells.tolist() == list(range(10, 150))
+    report = analyze(sessions, SessionOptions(n_shuffles=100))
+    pairs = report.pairs.set_index(["first", "second"])
+    assert pairs.loc[(0, 3), "matched"] == 140 and pairs.loc[(0, 1), "matched"] == 150
+
+
+def test_nwb_statistics_match_the_truth(nwb_files: tuple[list[Path], object]) -> None:
+    """Place-cell fraction within 3 binomial sds of truth plus the 5% false positives;
+    rate-map correlation falling with the time between sessions (fields remap with
+    p 0.3 a session) and cross-session decoding error rising."""
+    paths, truth = nwb_files
+    report = analyze(read_sessions(paths), SessionOptions(n_shuffles=100))
+    p_true = truth.place.mean(axis=1)  # type: ignore[attr-defined]
+    expected = p_true + 0.05 * (1 - p_true)
+    tol = 3 * np.sqrt(0.05 * 0.95 / 75) * 0.5 + 0.02
+    np.testing.assert_allclose(report.sessions["place_fraction"], expected, atol=tol)
+    trends = report.trends.set_index(["table", "statistic"])
+    assert trends.loc[("pairs", "ratemap_corr"), "ci_high"] < 0
+    assert trends.loc[("pairs", "decoding_error"), "ci_low"] > 0
+
+
+def test_report_tables_round_trip(tmp_path: Path, nwb_files: tuple[list[Path], object]) -> None:
+    paths, _ = nwb_files
+    report = analyze(read_sessions(paths[:2]), SessionOptions(n_shuffles=20, bounds=(0, 100)))
+    write_report(report, tmp_path)
+    back = read_report(tmp_path)
+    pd.testing.assert_frame_equal(back.sessions, report.sessions, atol=1e-5, check_dtype=False)
+    assert back.options == report.options
+
+
+def _bare_nwb(path: Path, *, position: bool = True, column: str = "global_id") -> Path:
+    """An NWB file with activity and, optionally, a position."""
+    from pynwb import NWBHDF5IO, NWBFile
+    from pynwb.behavior import Position
+    from pynwb.ophys import OpticalChannel, PlaneSegmentation, RoiResponseSeries
+
+    nwb = NWBFile(
+        session_description="bare",
+        identifier=path.stem,
+        session_start_time=dt.datetime(2021, 1, 1, tzinfo=dt.UTC),
+    )
+    device = nwb.create_device(name="scope")
+    plane = nwb.create_imaging_plane(
+        name="plane",
+        optical_channel=OpticalChannel(name="g", description="g", emission_lambda=510.0),
+        device=device,
+        excitation_lambda=920.0,
+        indicator="GCaMP",
+        location="CA1",
+        description="p",
+        imaging_rate=10.0,
+    )
+    module = nwb.create_processing_module(name="ophys", description="o")
+    seg = PlaneSegmentation(name="cells", description="c", imaging_plane=plane)
+    seg.add_column(name=column, description="id")
+    for k in range(3):
+        seg.add_roi(pixel_mask=[(0, 0, 1.0)], **{column: k})
+    module.add(seg)
+    rois = seg.create_roi_table_region(region=[0, 1, 2], description="all")
+    module.add(
+        RoiResponseSeries(
+            name="Fluorescence", data=np.ones((50, 3)), rois=rois, unit="a", rate=10.0
+        )
+    )
+    if position:
+        behavior = nwb.create_processing_module(name="behavior", description="b")
+        pos = Position(name="Position")
+        pos.create_spatial_series(
+            name="x", data=np.linspace(0, 10, 50), reference_frame="r", rate=10.0
+        )
+        behavior.add(pos)
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    return path
+
+
+def test_missing_position_and_missing_match_column(tmp_path: Path) -> None:
+    no_position = _bare_nwb(tmp_path / "a.nwb", position=False)
+    with pytest.raises(RecordingError, match=r"a\.nwb: no SpatialSeries"):
+        read_sessions([no_position])
+    other_column = _bare_nwb(tmp_path / "b.nwb", column="cell_key")
+    with pytest.raises(RecordingError, match=r"no column 'global_id'.*--match COLUMN"):
+        read_sessions([other_column])
+    sessions = read_sessions([other_column], match="cell_key")  # rate-only timestamps work
+    assert sessions[0].activity.shape == (50, 3) and sessions[0].time[1] == pytest.approx(0.1)
+    (tmp_path / "c.nwb").write_text("not hdf5")
+    with pytest.raises(RecordingError, match="not a readable NWB file"):
+        read_sessions([tmp_path / "c.nwb"])
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "driftlab.cli", "analyze", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_cli_example(tmp_path: Path) -> None:
+    """The README's example: synthetic NWB files written, read, measured, drawn."""
+    out = tmp_path / "report"
+    done = _cli("--example", "--out", str(out), "--shuffles", "50")
+    assert done.returncode == 0, done.stderr
+    assert len(list((out / "example").glob("*.nwb"))) == 5
+    for name in ("sessions.csv", "pairs.csv", "trends.csv", "drift-report.png"):
+        assert (out / name).is_file()
+    assert "trend of ratemap_corr" in done.stdout
+    sessions = pd.read_csv(out / "sessions.csv")
+    assert (
+        len(sessions) == 5
+        and sessions["place_fraction"].iloc[-1] < sessions["place_fraction"].iloc[0]
+    )
+
+
+def test_cli_errors(tmp_path: Path) -> None:
+    done = _cli()
+    assert done.returncode == 2 and done.stderr.strip().endswith(
+        "analyze: give NWB files (one per session) or --example, not both"
+    )
+    done = _cli(str(tmp_path / "missing.nwb"), "--out", str(tmp_path / "o"))
+    assert done.returncode == 2 and "missing.nwb: no such file" in done.stderr
+    assert not (tmp_path / "o").exists()
+    done = _cli("--example", "--bins", "1")
+    assert done.returncode == 2 and "--bins: 1 (at least 2)" in done.stderr
+
+
+def test_arrays_and_pynapple_give_the_nwb_sessions(
+    tmp_path: Path, nwb_files: tuple[list[Path], object]
+) -> None:
+    """The same sessions through netCDF, npz and pynapple are measured alike."""
+    import pynapple as nap
+    import xarray as xr
+
+    from driftlab.recordings.arrays import from_dataset, from_pynapple, read_arrays
+
+    sessions = read_sessions(nwb_files[0][:2])
+    n_time = max(s.time.size for s in sessions)
+    cells = sessions[0].cells
+
+    def pad(x: np.ndarray) -> np.ndarray:
+        out = np.full((n_time, *x.shape[1:]), np.nan)
+        out[: x.shape[0]] = x
+        return out
+
+    arrays = {
+        "activity": np.stack([pad(s.activity) for s in sessions]),
+        "position": np.stack([pad(s.position) for s in sessions]),
+        "time": np.stack([pad(s.time) for s in sessions]),
+        "cell": cells,
+        "day": np.asarray([s.day for s in sessions]),
+    }
+    ds = xr.Dataset(
+        {
+            "activity": (("session", "time", "cell"), arrays["activity"]),
+            "position": (("session", "time"), arrays["position"]),
+            "time": (("session", "time"), arrays["time"]),
+            "day": (("session",), arrays["day"]),
+        },
+        coords={"cell": cells},
+    )
+    ds.to_netcdf(tmp_path / "all.nc")
+    np.savez(tmp_path / "all.npz", **arrays)
+    nap_sessions = [
+        from_pynapple(
+            nap.TsdFrame(t=s.time, d=s.activity, columns=list(s.cells)),
+            nap.Tsd(t=s.time, d=s.position),
+            day=s.day,
+        )
+        for s in sessions
+    ]
+    for other in (
+        from_dataset(ds),
+        read_arrays(tmp_path / "all.nc"),
+        read_arrays(tmp_path / "all.npz"),
+        nap_sessions,
+    ):
+        for a, b in zip(sessions, other, strict=True):
+            np.testing.assert_allclose(b.activity, a.activity)
+            np.testing.assert_allclose(b.position, a.position)
+            np.testing.assert_array_equal(b.cells, a.cells)
+            assert b.day == a.day
+    np.savez(tmp_path / "bad.npz", activity=arrays["activity"], time=arrays["time"])
+    with pytest.raises(RecordingError, match=r"bad\.npz: no 'position'"):
+        read_arrays(tmp_path / "bad.npz")
+    np.savez(tmp_path / "short.npz", **{**arrays, "position": arrays["position"][:, :10]})
+    with pytest.raises(RecordingError, match=r"position must be \(session, time\)"):
+        read_arrays(tmp_path / "short.npz")
