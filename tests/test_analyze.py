@@ -226,3 +226,77 @@ def test_arrays_and_pynapple_give_the_nwb_sessions(
     np.savez(tmp_path / "short.npz", **{**arrays, "position": arrays["position"][:, :10]})
     with pytest.raises(RecordingError, match=r"position must be \(session, time\)"):
         read_arrays(tmp_path / "short.npz")
+
+
+@pytest.fixture(scope="module")
+def corridor_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from driftlab.config import parse_config
+    from driftlab.run import execute
+
+    cfg = parse_config(
+        {
+            "model": {"hidden": 64},
+            "task": {"corridor": {"n_samples": 60}},
+            "train": {"steps": 3_000},
+            "noise": {"update": {"sd": 0.03}},
+            "record": {"every": 1_000, "chunk": 1_000, "hidden": True},
+        }
+    )
+    out = tmp_path_factory.mktemp("run") / "run"
+    execute(cfg, out, progress=False)
+    return out
+
+
+def test_virtual_experiment_measures_the_run_with_the_same_code(corridor_run: Path) -> None:
+    """Without observation noise the sessions' fraction of active cells is the run's
+    own record of active units at those steps (the same definition, the same data)."""
+    from driftlab.recordings.virtual import Virtual, virtual_sessions
+    from driftlab.rundir import load_run
+
+    sessions = virtual_sessions(corridor_run, Virtual(observation="none", laps=3))
+    assert [s.name for s in sessions] == ["step 1,000", "step 2,000", "step 3,000"]
+    opts = SessionOptions(n_shuffles=20, speed_threshold=0.0, min_occupancy=0.0, n_bins=20)
+    report = analyze(sessions, opts)
+    recorded = load_run(corridor_run)["timeseries"]["active_units"].values[1:, 0]
+    np.testing.assert_allclose(report.sessions["active_fraction"], recorded, rtol=1e-6)
+    calcium = virtual_sessions(corridor_run, Virtual(observation="calcium", cells=20, sessions=2))
+    assert len(calcium) == 2 and calcium[0].activity.shape == (60 * 20, 20)
+    assert (calcium[0].activity >= 0).all() and np.array_equal(calcium[0].cells, calcium[1].cells)
+
+
+def test_cli_on_a_run_directory(tmp_path: Path, corridor_run: Path) -> None:
+    out = tmp_path / "virtual"
+    done = _cli(str(corridor_run), "--out", str(out), "--shuffles", "20", "--bins", "20")
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_csv(out / "sessions.csv")) == 3 and (out / "drift-report.png").is_file()
+    done = _cli(str(tmp_path), "--out", str(tmp_path / "x"))
+    assert done.returncode == 2 and "holds no timeseries.nc" in done.stderr
+
+
+def test_figure_drift_report_side_by_side(
+    tmp_path: Path, nwb_files: tuple[list[Path], object], corridor_run: Path
+) -> None:
+    """A recording and a simulation's virtual experiment, measured alike, in one figure."""
+    from driftlab.cli import main
+    from driftlab.recordings.virtual import Virtual, virtual_sessions
+
+    opts = SessionOptions(n_shuffles=20, n_bins=20)
+    write_report(analyze(read_sessions(nwb_files[0]), opts), tmp_path / "mouse")
+    virtual = virtual_sessions(corridor_run, Virtual(laps=5))
+    write_report(
+        analyze(virtual, SessionOptions(n_shuffles=20, n_bins=20, speed_threshold=0)),
+        tmp_path / "model",
+    )
+    code = main(
+        [
+            "figure",
+            "drift-report",
+            str(tmp_path / "mouse"),
+            str(tmp_path / "model"),
+            "--out",
+            str(tmp_path / "fig"),
+        ]
+    )
+    assert code == 0 and (tmp_path / "fig" / "drift-report.png").stat().st_size > 10_000
+    assert main(["figure", "drift-report", str(tmp_path)]) == 2  # not an analyze folder
+    assert main(["figure", "fig2", str(tmp_path), str(tmp_path)]) == 2  # one directory only

@@ -171,13 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
         "noise, a sweep), fig3c (Figure 3C of a 'driftlab hebbian' "
         "run), fig4 (Figure 4: A valley, B-C from a "
         "run with Hessian records, D from --label-run), xy-drift (the (x y)^2 drift against "
-        "theory; no run needed)",
+        "theory; no run needed), drift-report (the drift statistics of one or several "
+        "'driftlab analyze' folders side by side)",
     )
     fig.add_argument(
         "run_dir",
-        nargs="?",
-        help="a run directory written by 'driftlab run' (fig2, fig4), or a sweep directory "
-        "written by 'driftlab sweep' (fig3, fig5b, s1, s2)",
+        nargs="*",
+        help="a run directory written by 'driftlab run' (fig2, fig4), a sweep directory "
+        "written by 'driftlab sweep' (fig3, fig5b, s1, s2), or 'driftlab analyze' folders "
+        "(drift-report)",
     )
     fig.add_argument(
         "--kept-only",
@@ -325,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-FIGURES = ("fig2", "fig3", "fig3c", "fig4", "fig5b", "s1", "s2", "xy-drift")
+FIGURES = ("fig2", "fig3", "fig3c", "fig4", "fig5b", "s1", "s2", "xy-drift", "drift-report")
 SWEEP_FIGURES = ("fig3", "fig5b", "s1", "s2")
 
 
@@ -474,6 +476,11 @@ def _times(text: str | None) -> tuple[int, int] | None:
 
 
 def _cmd_figure(args: argparse.Namespace) -> int:
+    if args.name == "drift-report":
+        return _draw_drift_report(args.run_dir, args.out)
+    if len(args.run_dir) > 1:
+        return _usage_error(f"figure {args.name}: takes one directory, got {len(args.run_dir)}")
+    args.run_dir = args.run_dir[0] if args.run_dir else None
     extra = [
         flag
         for flag, value, used_by in (
@@ -509,6 +516,24 @@ def _cmd_figure(args: argparse.Namespace) -> int:
         except (FileNotFoundError, ValueError) as err:
             return _usage_error(str(err))
     for path in paths:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _draw_drift_report(folders: list[str], out: str | None) -> int:
+    """``driftlab figure drift-report DIR...``: 'driftlab analyze' reports side by side."""
+    from driftlab.plots.drift_report import write_drift_report
+    from driftlab.recordings.analyze import read_report
+
+    if not folders:
+        return _usage_error("figure drift-report: give one or more 'driftlab analyze' folders")
+    reports = []
+    for folder in folders:
+        if not (Path(folder) / "sessions.csv").is_file():
+            return _usage_error(f"{folder}: no sessions.csv (not a 'driftlab analyze' folder)")
+        reports.append(read_report(folder))
+    target = Path(out) if out else Path(folders[0])
+    for path in write_drift_report(reports, [Path(f).name for f in folders], target):
         print(f"wrote {path}")
     return EXIT_OK
 

@@ -46,8 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument(
         "inputs",
         nargs="*",
-        metavar="FILE",
-        help="one NWB file per session, or one .nc/.npz file of every session",
+        metavar="INPUT",
+        help="one NWB file per session, one .nc/.npz file of every session, or a driftlab "
+        "corridor run directory (a virtual experiment: its records as sessions)",
     )
     p.add_argument(
         "--example",
@@ -67,13 +68,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--bins", type=int, default=40, help="position bins (default 40)")
     p.add_argument("--bounds", type=_bounds, help="the track's ends, LOW,HIGH (default: data)")
     p.add_argument(
-        "--speed", type=float, default=2.0, help="minimum running speed, position units/s (2)"
+        "--speed",
+        type=float,
+        help="minimum running speed, position units/s (default 2; 0 for a run directory)",
     )
     p.add_argument(
         "--min-occupancy", type=float, default=0.1, help="seconds a bin must be visited (0.1)"
     )
     p.add_argument("--shuffles", type=int, default=500, help="shuffles per cell (default 500)")
     p.add_argument("--seed", type=int, default=0, help="seed of the shuffles (default 0)")
+    v = p.add_argument_group("a virtual experiment on a run directory")
+    v.add_argument("--network", type=int, default=0, help="which network of the batch (0)")
+    v.add_argument("--cells", type=int, help="units sampled as cells (default: all)")
+    v.add_argument("--sessions", type=int, help="record points used (default: all after 0)")
+    v.add_argument("--laps", type=int, default=20, help="runs of the trajectory a session (20)")
+    v.add_argument(
+        "--observation",
+        choices=("none", "poisson", "calcium"),
+        default="poisson",
+        help="what is recorded of the hidden activity (default poisson events)",
+    )
+    v.add_argument("--rate", type=float, default=2.0, help="mean event rate, events/s (2)")
+    v.add_argument(
+        "--steps-per-day", type=float, help="training steps a day (default: a day a record)"
+    )
 
 
 def _options(args: argparse.Namespace) -> SessionOptions:
@@ -82,16 +100,23 @@ def _options(args: argparse.Namespace) -> SessionOptions:
     checks = (
         ("--bins", args.bins >= 2, "at least 2"),
         ("--shuffles", args.shuffles >= 19, "at least 19"),
-        ("--speed", args.speed >= 0, "at least 0"),
+        ("--speed", args.speed is None or args.speed >= 0, "at least 0"),
         ("--min-occupancy", args.min_occupancy >= 0, "at least 0"),
+        ("--laps", args.laps >= 1, "at least 1"),
+        ("--rate", args.rate > 0, "above 0"),
+        ("--cells", args.cells is None or args.cells >= 1, "at least 1"),
+        ("--sessions", args.sessions is None or args.sessions >= 1, "at least 1"),
+        ("--steps-per-day", args.steps_per_day is None or args.steps_per_day > 0, "above 0"),
     )
     for flag, ok, allowed in checks:
         if not ok:
             raise ConfigError(f"{flag}: {getattr(args, flag[2:].replace('-', '_'))} ({allowed})")
+    run_dir = any(Path(p).is_dir() for p in args.inputs)
+    speed = args.speed if args.speed is not None else (0.0 if run_dir else 2.0)
     return SessionOptions(
         n_bins=args.bins,
         bounds=args.bounds,
-        speed_threshold=args.speed,
+        speed_threshold=speed,
         min_occupancy=args.min_occupancy,
         n_shuffles=args.shuffles,
         seed=args.seed,
@@ -117,12 +142,9 @@ def run(args: argparse.Namespace) -> int:
     inputs = [Path(p) for p in args.inputs]
     if args.example == bool(inputs):
         raise ConfigError("analyze: give NWB files (one per session) or --example, not both")
-    for path in inputs:
-        if path.is_dir():
-            raise ConfigError(f"{path}: a directory; analyze expects NWB, .nc or .npz files")
-    arrays = [p for p in inputs if p.suffix in (".nc", ".npz")]
+    arrays = [p for p in inputs if p.suffix in (".nc", ".npz") or p.is_dir()]
     if arrays and len(inputs) > 1:
-        raise ConfigError(f"{arrays[0]}: an array file holds every session; give it alone")
+        raise ConfigError(f"{arrays[0]}: it holds every session; give it alone")
     out = Path(args.out or f"runs/analyze-{'example' if args.example else inputs[0].stem}")
     if args.example:
         where = out / "example"
@@ -133,7 +155,21 @@ def run(args: argparse.Namespace) -> int:
     from driftlab.recordings.arrays import read_arrays
     from driftlab.recordings.nwb import read_sessions
 
-    if arrays:
+    if arrays and arrays[0].is_dir():
+        from driftlab.recordings.virtual import Virtual, virtual_sessions
+
+        how = Virtual(
+            network=args.network,
+            cells=args.cells,
+            sessions=args.sessions,
+            laps=args.laps,
+            observation=args.observation,
+            rate=args.rate,
+            steps_per_day=args.steps_per_day,
+            seed=args.seed,
+        )
+        sessions = virtual_sessions(arrays[0], how)
+    elif arrays:
         sessions = read_arrays(arrays[0])
     else:
         sessions = read_sessions(inputs, match=args.match, series=args.series)
