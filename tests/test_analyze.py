@@ -43,6 +43,21 @@ def test_nwb_round_trip_and_matching(nwb_files: tuple[list[Path], object]) -> No
     assert pairs.loc[(0, 3), "matched"] == 140 and pairs.loc[(0, 1), "matched"] == 150
 
 
+def test_one_file_of_several_sessions_as_epochs(tmp_path: Path) -> None:
+    """Sessions written into one NWB file (one epoch each) read back as those sessions."""
+    from driftlab.recordings.nwb import write_sessions
+
+    sessions, _ = synthetic_sessions(n_sessions=3, n_cells=20, duration=30.0, seed=2)
+    path = write_sessions(sessions, tmp_path / "all.nwb")
+    back = read_sessions([path])
+    assert [s.name for s in back] == ["session 1", "session 2", "session 3"]
+    assert [s.day for s in back] == pytest.approx([0.0, 2.0, 4.0])
+    for a, b in zip(sessions, back, strict=True):
+        np.testing.assert_allclose(b.activity, a.activity)
+        np.testing.assert_allclose(b.position, a.position)
+        np.testing.assert_allclose(b.time - b.time[0], a.time - a.time[0], atol=1e-6)
+
+
 def test_nwb_statistics_match_the_truth(nwb_files: tuple[list[Path], object]) -> None:
     """Place-cell fraction within 3 binomial sds of truth plus the 5% false positives;
     rate-map correlation falling with the time between sessions (fields remap with

@@ -14,7 +14,9 @@ files on DANDI):
 * the cells' ids: the column ``match`` (default ``global_id``) of the ROI table
   (or of the units table), the index that says which cell of one session is which
   cell of another;
-* the session's time: ``session_start_time``, in days after the earliest session.
+* the session's time: ``session_start_time``, in days after the earliest session;
+* several sessions in one file: one an epoch (the ``epochs`` table, when it has two
+  or more rows; each named by its first tag), starting at the epoch's start time.
 
 A file without one of these is named in a one-line :class:`RecordingError` that says
 what is missing. :func:`write_session` writes a :class:`~driftlab.metrics.Session` in
@@ -46,10 +48,33 @@ def write_session(session: Session, path: str | Path, *, match: str = DEFAULT_MA
     activity over a plane segmentation whose column ``match`` holds the cell ids, a
     ``position`` SpatialSeries in processing/behavior, and ``session_start_time`` at
     ``session.day`` days after 2020-01-01."""
+    return write_sessions([session], path, match=match)
+
+
+def write_sessions(
+    sessions: Sequence[Session], path: str | Path, *, match: str = DEFAULT_MATCH
+) -> Path:
+    """Write ``sessions`` of the same cells into one NWB file (:func:`write_session`'s
+    layout): their samples one after another, each session's timestamps shifted by
+    its day (in seconds after the first session's), and one epoch a session (tagged
+    with its name) when there are several."""
     from pynwb import NWBHDF5IO, NWBFile
     from pynwb.behavior import Position
     from pynwb.ophys import OpticalChannel, RoiResponseSeries
 
+    first = sessions[0]
+    for other in sessions[1:]:
+        if not np.array_equal(other.cells, first.cells):
+            raise ValueError("sessions written into one file must have the same cells")
+    offsets = [86400.0 * (s.day - first.day) for s in sessions]
+    session = Session(
+        activity=np.concatenate([s.activity for s in sessions]),
+        position=np.concatenate([s.position for s in sessions]),
+        time=np.concatenate([s.time + o for s, o in zip(sessions, offsets, strict=True)]),
+        cells=first.cells,
+        day=first.day,
+        name=first.name if len(sessions) == 1 else "driftlab sessions",
+    )
     start = _EPOCH + dt.timedelta(days=float(session.day))
     nwb = NWBFile(
         session_description=session.name or "driftlab session",
@@ -91,6 +116,13 @@ def write_session(session: Session, path: str | Path, *, match: str = DEFAULT_MA
         timestamps=np.asarray(session.time, dtype=np.float64),
     )
     behavior.add(position)
+    if len(sessions) > 1:
+        for s, offset in zip(sessions, offsets, strict=True):
+            nwb.add_epoch(
+                start_time=float(s.time[0] + offset),
+                stop_time=float(s.time[-1] + offset),
+                tags=[s.name or "session"],
+            )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp.nwb")  # whole or absent: written, then renamed
@@ -164,8 +196,10 @@ def _ids(table: Any, match: str, rows: np.ndarray, path: Path) -> np.ndarray:
 
 def read_session(
     path: str | Path, *, match: str = DEFAULT_MATCH, series: str | None = None
-) -> tuple[Session, dt.datetime]:
-    """One NWB file as a :class:`~driftlab.metrics.Session` (day 0) and its start time."""
+) -> list[tuple[Session, dt.datetime]]:
+    """One NWB file as its sessions, each with its start time: the whole file, or one
+    session an epoch when the file has several epochs (the samples between an
+    epoch's start and stop times; named by its first tag)."""
     from pynwb import NWBHDF5IO
     from pynwb.behavior import SpatialSeries
 
@@ -211,19 +245,43 @@ def read_session(
         position = np.interp(time, pos_t, pos)
         start = nwb.session_start_time
         name = nwb.session_description or p.stem
+        epochs = [] if nwb.epochs is None else nwb.epochs.to_dataframe().to_dict("records")
     finally:
         io.close()
-    return Session(activity, position, time, cells, 0.0, name), start
+    whole = Session(activity, position, time, cells, 0.0, name)
+    if len(epochs) < 2:
+        return [(whole, start)]
+    out = []
+    for k, epoch in enumerate(epochs):
+        inside = (time >= epoch["start_time"]) & (time <= epoch["stop_time"])
+        if inside.sum() < 2:
+            raise RecordingError(f"{p}: epoch {k} holds fewer than two samples of activity")
+        tags = list(epoch.get("tags") or [])
+        out.append(
+            (
+                Session(
+                    activity[inside],
+                    position[inside],
+                    time[inside],
+                    cells,
+                    0.0,
+                    str(tags[0]) if tags else f"{name}, epoch {k + 1}",
+                ),
+                start + dt.timedelta(seconds=float(epoch["start_time"])),
+            )
+        )
+    return out
 
 
 def read_sessions(
     paths: Sequence[str | Path], *, match: str = DEFAULT_MATCH, series: str | None = None
 ) -> list[Session]:
-    """NWB files, one per session, in the order of their start times; each session's
-    ``day`` counts from the earliest."""
+    """The sessions of NWB files (a file per session, or a file of several sessions as
+    epochs), in the order of their start times; each session's ``day`` counts from
+    the earliest."""
     if not paths:
         raise RecordingError("no NWB files given")
-    read = [read_session(p, match=match, series=series) for p in paths]
+    read = [pair for p in paths for pair in read_session(p, match=match, series=series)]
     read.sort(key=lambda pair: pair[1])
     first = read[0][1]
     return [
