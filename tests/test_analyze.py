@@ -171,7 +171,7 @@ def test_cli_example(tmp_path: Path) -> None:
 def test_cli_errors(tmp_path: Path) -> None:
     done = _cli()
     assert done.returncode == 2 and done.stderr.strip().endswith(
-        "analyze: give NWB files (one per session) or --example, not both"
+        "analyze: give NWB, .nc or .npz files, a run directory, or --example"
     )
     done = _cli(str(tmp_path / "missing.nwb"), "--out", str(tmp_path / "o"))
     assert done.returncode == 2 and "missing.nwb: no such file" in done.stderr

@@ -8,6 +8,7 @@ import pytest
 from driftlab.metrics.sessions import (
     Session,
     SessionOptions,
+    common_bounds,
     movement_mask,
     occupancy_rate_maps,
     pair_statistics,
@@ -115,6 +116,20 @@ def test_decoding_across_sessions(remap: float) -> None:
         assert max(errors) < 1.5 * within + 1.0
     else:
         assert trend(lags, errors).ci_low > 0
+
+
+def test_pairs_need_one_set_of_bins() -> None:
+    sessions, _ = synthetic_sessions(n_sessions=2, n_cells=10, duration=30.0, seed=0)
+    short = Session(
+        sessions[1].activity, sessions[1].position * 0.5, sessions[1].time, sessions[1].cells, 2.0
+    )
+    pair = [sessions[0], short]
+    results = [session_statistics(s, SessionOptions(n_shuffles=19)) for s in pair]
+    with pytest.raises(ValueError, match="different bins"):
+        pair_statistics(pair, results)
+    opts = SessionOptions(n_shuffles=19, bounds=common_bounds(pair))
+    results = [session_statistics(s, opts) for s in pair]
+    assert len(pair_statistics(pair, results, opts)) == 1
 
 
 def test_trend_closed_form() -> None:

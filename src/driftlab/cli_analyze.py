@@ -140,8 +140,10 @@ def run(args: argparse.Namespace) -> int:
     """Read, measure, write the tables and the figure, print a summary."""
     opts = _options(args)
     inputs = [Path(p) for p in args.inputs]
-    if args.example == bool(inputs):
-        raise ConfigError("analyze: give NWB files (one per session) or --example, not both")
+    if args.example and inputs:
+        raise ConfigError("analyze: give input files or --example, not both")
+    if not args.example and not inputs:
+        raise ConfigError("analyze: give NWB, .nc or .npz files, a run directory, or --example")
     arrays = [p for p in inputs if p.suffix in (".nc", ".npz") or p.is_dir()]
     if arrays and len(inputs) > 1:
         raise ConfigError(f"{arrays[0]}: it holds every session; give it alone")

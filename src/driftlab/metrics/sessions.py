@@ -42,7 +42,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from driftlab.metrics.drift import decoding_error, population_vector_correlation
-from driftlab.metrics.ratemaps import RateMaps, bin_edges, bin_index, rate_maps
+from driftlab.metrics.ratemaps import RateMaps, bin_edges, bin_index, rate_maps, smooth_maps
 from driftlab.metrics.shuffle import ShuffleSI, shuffle_spatial_information
 
 
@@ -74,6 +74,14 @@ class SessionOptions:
     percentile: float = 95.0
     seed: int = 0
     decoding_block: int = 20  # samples per cross-validation block
+
+
+def common_bounds(sessions: Sequence[Session]) -> tuple[float, float]:
+    """The range of every session's positions: bounds that give all sessions one set of
+    bins (NaN positions ignored)."""
+    lo = min(float(np.nanmin(s.position)) for s in sessions)
+    hi = max(float(np.nanmax(s.position)) for s in sessions)
+    return lo, hi
 
 
 def movement_mask(position: ArrayLike, time: ArrayLike, speed_threshold: float) -> np.ndarray:
@@ -125,8 +133,6 @@ def occupancy_rate_maps(
     seconds = rm.occupancy * dt
     maps = np.where(seconds[None, :] >= max(min_occupancy, 1e-300), rm.maps / dt, np.nan)
     if smooth_sd is not None:
-        from driftlab.metrics.ratemaps import smooth_maps
-
         maps = smooth_maps(maps, smooth_sd)
     return RateMaps(maps=maps, occupancy=seconds, edges=edges)
 
@@ -261,8 +267,17 @@ def pair_statistics(
     results: Sequence[SessionResult],
     opts: SessionOptions | None = None,
 ) -> list[PairResult]:
-    """Every ordered pair of sessions (i before j) compared over their matched cells."""
+    """Every ordered pair of sessions (i before j) compared over their matched cells.
+
+    The sessions' rate maps must share their bins: measure them with the same
+    ``bounds`` (:func:`common_bounds`); ValueError otherwise."""
     opts = opts or SessionOptions()
+    every = [r.maps.edges for r in results]
+    if any(e.shape != every[0].shape or not np.allclose(e, every[0]) for e in every):
+        raise ValueError(
+            "the sessions' rate maps have different bins: measure every session with the "
+            "same SessionOptions(bounds=...) (common_bounds(sessions))"
+        )
     out = []
     for i in range(len(sessions)):
         for j in range(i + 1, len(sessions)):

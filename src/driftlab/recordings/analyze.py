@@ -23,6 +23,7 @@ import pandas as pd
 from driftlab.metrics.sessions import (
     Session,
     SessionOptions,
+    common_bounds,
     pair_statistics,
     session_statistics,
     trend,
@@ -57,6 +58,8 @@ def analyze(sessions: Sequence[Session], opts: SessionOptions | None = None) -> 
     opts = opts or SessionOptions()
     if not sessions:
         raise ValueError("no sessions to analyse")
+    if opts.bounds is None:  # one set of bins for every session
+        opts = dataclasses.replace(opts, bounds=common_bounds(sessions))
     results = [session_statistics(s, opts) for s in sessions]
     per_session = pd.DataFrame(
         {
