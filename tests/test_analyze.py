@@ -315,3 +315,61 @@ def test_figure_drift_report_side_by_side(
     assert code == 0 and (tmp_path / "fig" / "drift-report.png").stat().st_size > 10_000
     assert main(["figure", "drift-report", str(tmp_path)]) == 2  # not an analyze folder
     assert main(["figure", "fig2", str(tmp_path), str(tmp_path)]) == 2  # one directory only
+
+
+def _units_nwb(path: Path, session: object, order: np.ndarray, day: float) -> Path:
+    """An electrophysiology-style file: spike times in a units table (cells in ``order``,
+    with their ids in a global_id column) and the position."""
+    from pynwb import NWBHDF5IO, NWBFile
+    from pynwb.behavior import Position
+
+    s = session
+    nwb = NWBFile(
+        session_description=f"units {day}",
+        identifier=path.stem,
+        session_start_time=dt.datetime(2021, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=day),
+    )
+    nwb.add_unit_column(name="global_id", description="id across sessions")
+    for cell in order:
+        counts = s.activity[:, cell].astype(int)  # type: ignore[attr-defined]
+        spikes = np.repeat(s.time, counts) + 0.01  # type: ignore[attr-defined]
+        nwb.add_unit(spike_times=spikes, global_id=int(cell))
+    behavior = nwb.create_processing_module(name="behavior", description="b")
+    pos = Position(name="Position")
+    pos.create_spatial_series(
+        name="x",
+        data=s.position,  # type: ignore[attr-defined]
+        reference_frame="r",
+        timestamps=s.time,  # type: ignore[attr-defined]
+    )
+    behavior.add(pos)
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    return path
+
+
+def test_units_tables_and_a_cell_map(tmp_path: Path) -> None:
+    """Spike times binned at the position's frames give back the event counts; cells in a
+    different order in each file are matched by the id column or by a cell map."""
+    from driftlab.recordings.nwb import read_cell_map
+
+    sessions, _ = synthetic_sessions(n_sessions=2, n_cells=8, duration=20.0, seed=4)
+    orders = [np.arange(8), np.array([3, 1, 0, 2, 7, 6, 5, 4])]
+    paths = [
+        _units_nwb(tmp_path / f"u{k}.nwb", s, order, s.day)
+        for k, (s, order) in enumerate(zip(sessions, orders, strict=True))
+    ]
+    by_column = read_sessions(paths)
+    for s, back, order in zip(sessions, by_column, orders, strict=True):
+        np.testing.assert_array_equal(back.cells, order)
+        np.testing.assert_allclose(back.activity, s.activity[:, order])
+    # a registration map: row = cell, column = session, entry = its row in that file
+    rows = np.stack([np.argsort(order) for order in orders], axis=1)  # (8, 2)
+    rows[5, 1] = -1  # cell 5 not found in the second session
+    np.savetxt(tmp_path / "map.csv", rows, fmt="%d", delimiter=",")
+    mapped = read_sessions(paths, cell_map=read_cell_map(tmp_path / "map.csv"))
+    assert mapped[1].cells.tolist() == [3, 1, 0, 2, 7, 6, 4]  # cell 5 left out
+    for s, back in zip(sessions, mapped, strict=True):
+        np.testing.assert_allclose(back.activity, s.activity[:, back.cells])
+    with pytest.raises(RecordingError, match="3 columns for 2 sessions"):
+        read_sessions(paths, cell_map=np.zeros((8, 3), np.int64))

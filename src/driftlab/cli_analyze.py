@@ -64,6 +64,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="column of the ROI (or units) table that identifies a cell across sessions "
         "(default global_id)",
     )
+    p.add_argument(
+        "--cell-map",
+        help="instead of --match: a CSV (or .npy) of ROI indices, a row per cell and a column "
+        "per session in time order (0-based; -1 or empty: not found), e.g. from CellReg",
+    )
     p.add_argument("--series", help="the RoiResponseSeries to read (default: deconvolved)")
     p.add_argument("--bins", type=int, default=40, help="position bins (default 40)")
     p.add_argument("--bounds", type=_bounds, help="the track's ends, LOW,HIGH (default: data)")
@@ -174,7 +179,10 @@ def run(args: argparse.Namespace) -> int:
     elif arrays:
         sessions = read_arrays(arrays[0])
     else:
-        sessions = read_sessions(inputs, match=args.match, series=args.series)
+        from driftlab.recordings.nwb import read_cell_map
+
+        cell_map = read_cell_map(args.cell_map) if args.cell_map else None
+        sessions = read_sessions(inputs, match=args.match, series=args.series, cell_map=cell_map)
     shuffles = opts.n_shuffles
     print(f"measuring {len(sessions)} sessions ({shuffles} shuffles a cell) ...", file=sys.stderr)
     report = analyze(sessions, opts)

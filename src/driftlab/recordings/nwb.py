@@ -13,7 +13,8 @@ files on DANDI):
   coordinate), interpolated at the activity's timestamps;
 * the cells' ids: the column ``match`` (default ``global_id``) of the ROI table
   (or of the units table), the index that says which cell of one session is which
-  cell of another;
+  cell of another; or a cell-registration map the user provides
+  (:func:`read_cell_map`: a row per cell, a column per session, ROI indices);
 * the session's time: ``session_start_time``, in days after the earliest session;
 * several sessions in one file: one an epoch (the ``epochs`` table, when it has two
   or more rows; each named by its first tag), starting at the epoch's start time.
@@ -184,7 +185,9 @@ def _pick_activity(objects: list[Any], name: str | None, path: Path) -> Any | No
     return (preferred or series or [None])[0]
 
 
-def _ids(table: Any, match: str, rows: np.ndarray, path: Path) -> np.ndarray:
+def _ids(table: Any, match: str | None, rows: np.ndarray, path: Path) -> np.ndarray:
+    if match is None:  # the table's rows; a cell map (read_sessions) says who is who
+        return np.asarray(rows)
     if match not in table.colnames:
         raise RecordingError(
             f"{path}: the {table.name} table has no column '{match}' to match cells across "
@@ -195,7 +198,7 @@ def _ids(table: Any, match: str, rows: np.ndarray, path: Path) -> np.ndarray:
 
 
 def read_session(
-    path: str | Path, *, match: str = DEFAULT_MATCH, series: str | None = None
+    path: str | Path, *, match: str | None = DEFAULT_MATCH, series: str | None = None
 ) -> list[tuple[Session, dt.datetime]]:
     """One NWB file as its sessions, each with its start time: the whole file, or one
     session an epoch when the file has several epochs (the samples between an
@@ -273,20 +276,63 @@ def read_session(
     return out
 
 
+def read_cell_map(path: str | Path) -> np.ndarray:
+    """A cell-registration map: (registered cells, sessions) ROI indices, from a CSV file
+    without a header (or a ``.npy`` file). Row r is cell r; column k holds its row in
+    session k's ROI (or units) table, 0-based, sessions in the order of their start
+    times; -1 or an empty field where the cell was not found in that session."""
+    p = Path(path)
+    if not p.is_file():
+        raise RecordingError(f"--cell-map: {p}: no such file")
+    try:
+        if p.suffix == ".npy":
+            table = np.load(p)
+        else:
+            table = np.genfromtxt(p, delimiter=",", dtype=np.float64, filling_values=-1)
+    except ValueError as err:
+        raise RecordingError(f"--cell-map: {p}: not a table of ROI indices ({err})") from None
+    table = np.atleast_2d(np.nan_to_num(np.asarray(table, np.float64), nan=-1.0))
+    if table.ndim != 2 or np.any(table != np.round(table)):
+        raise RecordingError(f"--cell-map: {p}: expected whole ROI indices in rows and columns")
+    return table.astype(np.int64)
+
+
+def _mapped(session: Session, column: np.ndarray, k: int) -> Session:
+    """``session`` keeping the cells the map's column ``k`` lists, named by map row."""
+    local = {int(roi): row for row, roi in enumerate(column) if roi >= 0}
+    keep = [j for j, roi in enumerate(np.asarray(session.cells)) if int(roi) in local]
+    if not keep:
+        raise RecordingError(f"--cell-map: no cell of session {k + 1} is in column {k + 1}")
+    ids = np.asarray([local[int(session.cells[j])] for j in keep])
+    return Session(
+        session.activity[:, keep], session.position, session.time, ids, session.day, session.name
+    )
+
+
 def read_sessions(
-    paths: Sequence[str | Path], *, match: str = DEFAULT_MATCH, series: str | None = None
+    paths: Sequence[str | Path],
+    *,
+    match: str = DEFAULT_MATCH,
+    series: str | None = None,
+    cell_map: np.ndarray | None = None,
 ) -> list[Session]:
     """The sessions of NWB files (a file per session, or a file of several sessions as
     epochs), in the order of their start times; each session's ``day`` counts from
-    the earliest."""
+    the earliest. Cells are matched by the column ``match``, or, given ``cell_map``
+    (:func:`read_cell_map`), by that map (the cells it does not list are left out)."""
     if not paths:
         raise RecordingError("no NWB files given")
-    read = [pair for p in paths for pair in read_session(p, match=match, series=series)]
+    column = None if cell_map is not None else match
+    read = [pair for p in paths for pair in read_session(p, match=column, series=series)]
     read.sort(key=lambda pair: pair[1])
-    first = read[0][1]
-    return [
-        Session(
-            s.activity, s.position, s.time, s.cells, (start - first).total_seconds() / 86400, s.name
+    if cell_map is not None and cell_map.shape[1] != len(read):
+        raise RecordingError(
+            f"--cell-map: {cell_map.shape[1]} columns for {len(read)} sessions (one a session)"
         )
-        for s, start in read
-    ]
+    first = read[0][1]
+    out = []
+    for k, (s, start) in enumerate(read):
+        day = (start - first).total_seconds() / 86400
+        session = Session(s.activity, s.position, s.time, s.cells, day, s.name)
+        out.append(session if cell_map is None else _mapped(session, cell_map[:, k], k))
+    return out
