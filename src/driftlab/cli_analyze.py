@@ -47,8 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "inputs",
         nargs="*",
         metavar="INPUT",
-        help="one NWB file per session, one .nc/.npz file of every session, or a driftlab "
-        "corridor run directory (a virtual experiment: its records as sessions)",
+        help="NWB files (one per session, or one of several sessions as epochs), one "
+        ".nc/.npz file of every session, or a driftlab corridor run directory (a virtual "
+        "experiment: its records as sessions)",
     )
     p.add_argument(
         "--example",

@@ -1,7 +1,7 @@
 """The drift report: Figure 2F's measures over sessions and the across-session curves.
 
 Top row, one point per session against its day (first to last session: the paper's
-"start vs end"): the place-cell fraction (of active cells), the mean spatial
+"start vs end"): the place-cell fraction (of active cells; of all cells dashed), the mean spatial
 information of place cells (shuffle-corrected, solid; raw, dashed), the
 within-session decoding error. Bottom row, one point per pair of sessions against
 the days between them, with the mean at each lag: the rate-map correlation of
@@ -22,8 +22,8 @@ from driftlab.plots.save import save_figure
 from driftlab.recordings.analyze import DriftReport
 
 _TOP = (
-    ("place_fraction", "place cells (fraction of active)"),
-    ("mean_si_corrected", "mean SI of place cells (bits)"),
+    ("place_fraction", "place cells: of active cells (of all, dashed)"),
+    ("mean_si_corrected", "mean SI of place cells, bits: corrected (raw, dashed)"),
     ("decoding_error", "decoding error (position units), within a session"),
 )
 _BOTTOM = (
@@ -56,6 +56,9 @@ def drift_report_figure(reports: Sequence[DriftReport], labels: Sequence[str]) -
             ax.plot(day, y, "o-", color=color, label=label)
             if column == "mean_si_corrected":
                 ax.plot(day, s["mean_si"].to_numpy(float), "o--", color=color, alpha=0.5, ms=3)
+            if column == "place_fraction" and "place_fraction_all" in s:
+                all_cells = s["place_fraction_all"].to_numpy(float)
+                ax.plot(day, all_cells, "o--", color=color, alpha=0.5, ms=3)
             _trend_line(ax, day, y, color)
             ax.set_title(title, fontsize=10)
             ax.set_xlabel("session day")
@@ -76,7 +79,7 @@ def drift_report_figure(reports: Sequence[DriftReport], labels: Sequence[str]) -
     axes[1, 0].set_ylim(-0.1, 1)
     axes[1, 1].set_ylim(-0.1, 1)
     axes[0, 0].legend(fontsize=8, loc="best")
-    fig.suptitle("Drift across sessions (dashed: raw SI; dotted: straight-line trends)")
+    fig.suptitle("Drift across sessions (dotted: straight-line trends)")
     return fig
 
 

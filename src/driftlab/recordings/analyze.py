@@ -32,7 +32,7 @@ from driftlab.storage import write_text
 
 SESSION_COLUMNS = (
     "active_fraction",
-    "place_fraction",
+    "place_fraction",  # of active cells; place_fraction_all: of every cell
     "mean_si",
     "mean_si_corrected",
     "decoding_error",
@@ -69,6 +69,11 @@ def analyze(sessions: Sequence[Session], opts: SessionOptions | None = None) -> 
             "place_cells": [int(np.sum(r.shuffle.place)) for r in results],
             **{c: [float(getattr(r, c)) for r in results] for c in SESSION_COLUMNS},
         }
+    )
+    per_session.insert(
+        per_session.columns.get_loc("place_fraction") + 1,
+        "place_fraction_all",
+        per_session["place_cells"] / per_session["cells"],
     )
     pairs = pd.DataFrame([p._asdict() for p in pair_statistics(sessions, results, opts)])
     rows = []
