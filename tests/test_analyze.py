@@ -21,7 +21,7 @@ from driftlab.recordings.synthetic import synthetic_sessions
 @pytest.fixture(scope="module")
 def nwb_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], object]:
     sessions, truth = synthetic_sessions(
-        n_sessions=4, n_cells=150, remap=0.3, vanish=0.0, spacing=3.0, seed=7
+        n_sessions=4, n_cells=150, remap=0.3, vanish=0.0, width=(16.0, 6.0), spacing=3.0, seed=7
     )
     folder = tmp_path_factory.mktemp("nwb")
     # cells 0-9 are missing from the last session: matching must use the ids
@@ -60,8 +60,9 @@ def test_one_file_of_several_sessions_as_epochs(tmp_path: Path) -> None:
 
 def test_nwb_statistics_match_the_truth(nwb_files: tuple[list[Path], object]) -> None:
     """Place-cell fraction within 3 binomial sds of truth plus the 5% false positives;
-    rate-map correlation falling with the time between sessions (fields remap with
-    p 0.3 a session) and cross-session decoding error rising."""
+    the corrected SI rising as the fields narrow (16 -> 6 cm); rate-map correlation
+    falling with the time between sessions (fields remap with p 0.3 a session) and
+    cross-session decoding error rising."""
     paths, truth = nwb_files
     report = analyze(read_sessions(paths), SessionOptions(n_shuffles=100))
     p_true = truth.place.mean(axis=1)  # type: ignore[attr-defined]
@@ -69,6 +70,7 @@ def test_nwb_statistics_match_the_truth(nwb_files: tuple[list[Path], object]) ->
     tol = 3 * np.sqrt(0.05 * 0.95 / 75) * 0.5 + 0.02
     np.testing.assert_allclose(report.sessions["place_fraction"], expected, atol=tol)
     trends = report.trends.set_index(["table", "statistic"])
+    assert trends.loc[("sessions", "mean_si_corrected"), "ci_low"] > 0
     assert trends.loc[("pairs", "ratemap_corr"), "ci_high"] < 0
     assert trends.loc[("pairs", "decoding_error"), "ci_low"] > 0
 
