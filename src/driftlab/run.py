@@ -180,9 +180,7 @@ class FeedforwardEngine:
         self.state0 = self.batch.state0
         spec = self.batch.spec
         _, samples, d_in = self.batch.x.shape
-        if spec.rule == "sgd" and 0 < spec.batch_size < samples:
-            samples = spec.batch_size
-        shape = (samples, d_in, cfg.model.hidden, self.batch.y.shape[2])
+        shape = (spec.samples_per_step(samples), d_in, cfg.model.hidden, self.batch.y.shape[2])
         self.engine = choose_engine(spec, shape, engine)
         self.environment = {"env/engine": self.engine}
         self._chunk = engine_chunk(spec, self.engine)

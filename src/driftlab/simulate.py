@@ -50,6 +50,13 @@ class EngineSpec:
     batch_size: int = 0  # samples per step for rule "sgd" (0: all)
     sed_sigma: float = 0.1  # perturbation scale of the "sed" rules
 
+    def samples_per_step(self, samples: int) -> int:
+        """Samples a step trains on: ``batch_size`` for a mini-batch of rule "sgd"
+        smaller than the data's ``samples``, else all of them."""
+        if self.rule == "sgd" and 0 < self.batch_size < samples:
+            return self.batch_size
+        return samples
+
     def make_rule(self, lr: jax.Array | float) -> optax.GradientTransformationExtraArgs:
         """This spec's rule with learning rate ``lr``."""
         return RULES[self.rule].factory(lr, sed_sigma=self.sed_sigma)
@@ -129,7 +136,7 @@ def perturb_data(
     """The step's noisy inputs and targets: x + s_in xi, and y + s_lab xi (Gaussian,
     paper eq. 6) or y + w (u - 1/2) (uniform, the authors' code)."""
     gen = spec.generator
-    if spec.batch_size and spec.rule == "sgd" and spec.batch_size < x.shape[0]:
+    if spec.samples_per_step(x.shape[0]) < x.shape[0]:
         # a mini-batch without replacement: the samples of the smallest uniforms
         u = noise.uniform(gen, streams.batch, t, (x.shape[0],))
         pick = jnp.argsort(u)[: spec.batch_size]

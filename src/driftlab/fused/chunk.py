@@ -59,9 +59,7 @@ def _flags(spec: EngineSpec, samples: int) -> np.ndarray:
     flags[kernel.FLAG_LABEL_NOISE] = spec.label_noise
     flags[kernel.FLAG_UNIFORM_LABEL] = spec.label_kind != "gaussian"
     flags[kernel.FLAG_INPUT_NOISE] = spec.input_noise
-    flags[kernel.FLAG_BATCH] = bool(
-        spec.rule == "sgd" and spec.batch_size and spec.batch_size < samples
-    )
+    flags[kernel.FLAG_BATCH] = spec.samples_per_step(samples) < samples
     return flags
 
 
@@ -157,7 +155,7 @@ def make_fused_chunk(spec: EngineSpec) -> Chunk:
         xs, ys = np.array(x, dtype), np.array(y, dtype)
         samples_all = xs.shape[1]
         flags = _flags(spec, samples_all)
-        samples = spec.batch_size if flags[kernel.FLAG_BATCH] else samples_all
+        samples = spec.samples_per_step(samples_all)
         seeds = np.ascontiguousarray(np.stack([np.asarray(s) for s in streams], axis=1))
         t0 = np.asarray(state.step)
         for i in range(networks):
