@@ -99,6 +99,25 @@ def population_vector_correlation(maps_a: ArrayLike, maps_b: ArrayLike) -> float
     return float(np.mean(r[defined])) if defined.any() else float("nan")
 
 
+def nearest_template(
+    activity: np.ndarray, maps: np.ndarray, edges: np.ndarray, use: np.ndarray
+) -> np.ndarray:
+    """Decoded positions (T,): for each population vector ``activity[t]`` (T, units), the
+    centre of the bin among ``use`` (bins,) bool whose column of ``maps`` (units, bins)
+    is nearest in Euclidean distance; NaN everywhere if no bin is used."""
+    if not use.any():
+        return np.full(activity.shape[0], np.nan)
+    templates = maps[:, use].T  # (used bins, units)
+    centres = (0.5 * (edges[:-1] + edges[1:]))[use]
+    # squared Euclidean distance, (samples, used bins)
+    d2 = (
+        np.sum(activity**2, axis=1)[:, None]
+        - 2.0 * activity @ templates.T
+        + np.sum(templates**2, axis=1)[None, :]
+    )
+    return np.asarray(centres[np.argmin(d2, axis=1)])
+
+
 def _decode_fold(
     train_act: np.ndarray,
     train_pos: np.ndarray,
@@ -108,18 +127,7 @@ def _decode_fold(
     """Predicted positions of the test samples from the training half's rate maps."""
     n_bins = edges.size - 1
     rm = rate_maps(train_act, train_pos, n_bins, bounds=(float(edges[0]), float(edges[-1])))
-    visited = rm.occupancy > 0
-    if not visited.any():
-        return np.full(test_act.shape[0], np.nan)
-    templates = rm.maps[:, visited].T  # (visited bins, units)
-    centres = (0.5 * (edges[:-1] + edges[1:]))[visited]
-    # squared Euclidean distance, (test samples, visited bins)
-    d2 = (
-        np.sum(test_act**2, axis=1)[:, None]
-        - 2.0 * test_act @ templates.T
-        + np.sum(templates**2, axis=1)[None, :]
-    )
-    return np.asarray(centres[np.argmin(d2, axis=1)])
+    return nearest_template(test_act, rm.maps, edges, rm.occupancy > 0)
 
 
 def decoding_error(

@@ -41,7 +41,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from driftlab.metrics.drift import decoding_error, population_vector_correlation
+from driftlab.metrics.drift import (
+    decoding_error,
+    nearest_template,
+    population_vector_correlation,
+)
 from driftlab.metrics.ratemaps import RateMaps, bin_edges, bin_index, rate_maps, smooth_maps
 from driftlab.metrics.shuffle import ShuffleSI, shuffle_spatial_information
 
@@ -247,19 +251,13 @@ def cross_decoding_error(
 ) -> float:
     """Mean |error| of decoding ``test_position`` from ``test_activity`` (T, cells) as
     the centre of the bin whose ``train_maps`` column (a rate per second) is nearest
-    to the sample's activity per second (bins NaN in any cell left out)."""
-    valid = np.all(np.isfinite(train_maps), axis=0)
-    if not valid.any() or test_activity.shape[0] == 0:
+    to the sample's activity per second (bins NaN in any cell left out;
+    :func:`driftlab.metrics.drift.nearest_template`)."""
+    if test_activity.shape[0] == 0:
         return float("nan")
-    templates = train_maps[:, valid].T  # (bins, cells)
-    centres = (0.5 * (edges[:-1] + edges[1:]))[valid]
-    rate = test_activity / dt
-    d2 = (
-        np.sum(rate**2, axis=1)[:, None]
-        - 2.0 * rate @ templates.T
-        + np.sum(templates**2, axis=1)[None, :]
-    )
-    return float(np.mean(np.abs(centres[np.argmin(d2, axis=1)] - test_position)))
+    use = np.all(np.isfinite(train_maps), axis=0)
+    decoded = nearest_template(test_activity / dt, train_maps, edges, use)
+    return float(np.mean(np.abs(decoded - test_position)))
 
 
 def pair_statistics(
