@@ -23,7 +23,7 @@ OPTS = SessionOptions(n_shuffles=100)
 def _measure(**kw: float) -> tuple[list[Session], object, list, list]:
     sessions, truth = synthetic_sessions(n_cells=200, **kw)  # type: ignore[arg-type]
     results = [session_statistics(s, OPTS) for s in sessions]
-    return sessions, truth, results, pair_statistics(sessions, results, OPTS)
+    return sessions, truth, results, pair_statistics(sessions, results)
 
 
 def test_occupancy_rate_maps_closed_form() -> None:
@@ -129,7 +129,7 @@ def test_pairs_need_one_set_of_bins() -> None:
         pair_statistics(pair, results)
     opts = SessionOptions(n_shuffles=19, bounds=common_bounds(pair))
     results = [session_statistics(s, opts) for s in pair]
-    assert len(pair_statistics(pair, results, opts)) == 1
+    assert len(pair_statistics(pair, results)) == 1
 
 
 def test_trend_closed_form() -> None:

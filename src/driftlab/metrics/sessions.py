@@ -152,6 +152,7 @@ class SessionResult(NamedTuple):
     mean_si: float  # raw SI of place cells (bits), NaN without place cells
     mean_si_corrected: float  # shuffle-corrected SI of place cells
     decoding_error: float  # cross-validated, position units
+    kept: np.ndarray  # (T,) bool: the samples measured (moving, in well-visited bins)
 
 
 def _kept_samples(session: Session, opts: SessionOptions, edges: np.ndarray) -> np.ndarray:
@@ -206,6 +207,7 @@ def session_statistics(session: Session, opts: SessionOptions | None = None) -> 
         decoding_error=decoding_error(
             act, pos[keep], opts.n_bins, block=opts.decoding_block, bounds=bounds
         ),
+        kept=keep,
     )
 
 
@@ -261,15 +263,13 @@ def cross_decoding_error(
 
 
 def pair_statistics(
-    sessions: Sequence[Session],
-    results: Sequence[SessionResult],
-    opts: SessionOptions | None = None,
+    sessions: Sequence[Session], results: Sequence[SessionResult]
 ) -> list[PairResult]:
-    """Every ordered pair of sessions (i before j) compared over their matched cells.
+    """Every ordered pair of sessions (i before j) compared over their matched cells,
+    on the samples each session's result measured (``kept``).
 
     The sessions' rate maps must share their bins: measure them with the same
     ``bounds`` (:func:`common_bounds`); ValueError otherwise."""
-    opts = opts or SessionOptions()
     every = [r.maps.edges for r in results]
     if any(e.shape != every[0].shape or not np.allclose(e, every[0]) for e in every):
         raise ValueError(
@@ -285,11 +285,10 @@ def pair_statistics(
             place = np.asarray(ra.shuffle.place)[ia] | np.asarray(rb.shuffle.place)[ib]
             both = ra.active[ia] & rb.active[ib] & place
             corr = _pearson_rows(ra.maps.maps[ia][both], rb.maps.maps[ib][both])
-            edges = ra.maps.edges
-            keep = _kept_samples(b, opts, edges)
+            keep = rb.kept
             dec = cross_decoding_error(
                 ra.maps.maps[ia],
-                edges,
+                ra.maps.edges,
                 np.asarray(b.activity, dtype=np.float64)[keep][:, ib],
                 np.asarray(b.position, dtype=np.float64)[keep],
                 frame_interval(b.time),

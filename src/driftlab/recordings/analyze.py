@@ -75,7 +75,7 @@ def analyze(sessions: Sequence[Session], opts: SessionOptions | None = None) -> 
         "place_fraction_all",
         per_session["place_cells"] / per_session["cells"],
     )
-    pairs = pd.DataFrame([p._asdict() for p in pair_statistics(sessions, results, opts)])
+    pairs = pd.DataFrame([p._asdict() for p in pair_statistics(sessions, results)])
     rows = []
     for column in SESSION_COLUMNS:
         rows.append({"table": "sessions", "statistic": column, "against": "day"})
