@@ -190,6 +190,11 @@ def test_bad_arguments_are_one_line_and_write_nothing(tmp_path: Path, capsys) ->
     assert len(lines) == 3 and all(line.startswith("driftlab: error: ") for line in lines)
     with pytest.raises(RunDirError, match="is a file"):
         check_out(a_file, "smoke")
+    killed = tmp_path / "killed"  # SIGKILL while the state was being stored
+    killed.mkdir()
+    (killed / ".driftlab.lock").write_text("{}")
+    (killed / f".{STATE}.0123abcd.tmp").write_text("{")
+    assert check_out(killed, "smoke") == {}
     with pytest.raises(SystemExit):
         main(["reproduce", "--scale", "huge"])
 

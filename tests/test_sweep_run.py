@@ -375,6 +375,25 @@ def test_cli_refuses_a_file_or_a_foreign_directory(
     assert "not a sweep directory" in capsys.readouterr().err
 
 
+def test_a_sweep_killed_while_storing_its_plan_is_taken_up_again(tmp_path: Path) -> None:
+    """SIGKILL between the lock and the plan's rename leaves the lock file and a
+    temporary (``.plan.json.<hex>.tmp``): the directory holds no user's files, so the
+    rerun stores the plan there instead of refusing it."""
+    plan = plan_of("tiny", _runs(_spec(count=2)))
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / ".driftlab.lock").write_text("{}")
+    (out / f".{store.PLAN}.0123abcd.tmp").write_text('{"na')
+    store.check_out(out, plan)
+    with store.sweep_lock(out):
+        store.claim_plan(out, plan)
+    assert store.read_plan(out).ids == plan.ids
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "plan.json.bak").write_text("x")  # a user's file still counts
+    with pytest.raises(RunDirError, match="holds files but no sweep"):
+        store.check_out(tmp_path / "other", plan)
+
+
 # ----------------------------------------------------------------------------- packs
 
 

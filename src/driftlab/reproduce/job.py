@@ -27,6 +27,7 @@ from driftlab.errors import EXIT_FAILED, EXIT_OK, ConfigError, RunDirError
 from driftlab.reproduce import stages as st
 from driftlab.reproduce.results import ClaimResult, FigureEntry, JobInfo
 from driftlab.reproduce.scales import get_scale
+from driftlab.runner.outdir import contents
 from driftlab.runner.progress import Progress
 from driftlab.storage import write_json
 
@@ -90,7 +91,7 @@ def check_out(out: Path, scale: str) -> dict[str, Any]:
                 f"--out '{out}': holds the {state.get('scale')!s} scale's job; give --scale "
                 f"{state.get('scale')!s}, or another --out for the {scale} scale"
             )
-    elif out.is_dir() and any(p.name != ".driftlab.lock" for p in out.iterdir()):
+    elif out.is_dir() and contents(out):
         raise RunDirError(
             f"--out '{out}': holds files but no reproduce job ({STATE}): choose another --out "
             "or an empty directory"

@@ -36,7 +36,8 @@ from typing import Any
 import yaml
 
 from driftlab.errors import DamagedRunError, RunDirError
-from driftlab.runner.lock import LOCK_NAME, run_dir_lock
+from driftlab.runner.lock import run_dir_lock
+from driftlab.runner.outdir import contents
 from driftlab.storage import write_json
 
 PLAN = "plan.json"
@@ -206,7 +207,7 @@ def check_out(out: Path, plan: Plan) -> None:
                 f"spec plans '{plan.name}' of {len(plan.ids):,} ({new:,} not in the stored "
                 "plan): choose another --out"
             )
-    elif out.is_dir() and any(p.name != LOCK_NAME for p in out.iterdir()):
+    elif out.is_dir() and contents(out):
         raise RunDirError(
             f"--out '{out}': holds files but no sweep ({PLAN}): choose another --out or an "
             "empty directory"
