@@ -22,6 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from driftlab import draws
+
 Regime = Literal["rich", "lazy"]
 REGIMES: tuple[str, ...] = ("rich", "lazy")
 
@@ -62,8 +64,10 @@ def init_params(
 
     def draw(k: jax.Array, shape: tuple[int, ...], sd: float) -> jax.Array:
         # standard normals drawn in float32 whatever the run's precision, so a
-        # float64 run starts from the same weights (rounded) as a float32 one
-        return (sd * jax.random.normal(k, shape, jnp.float32).astype(dtype)).astype(dtype)
+        # float64 run starts from the same weights (rounded) as a float32 one; one
+        # compiled program for every shape (driftlab.draws)
+        w: jax.Array = jax.device_put(draws.scaled_normal(k, shape, sd, str(jnp.dtype(dtype))))
+        return w
 
     return Params(
         m=draw(key_m, (hidden, d_in), sd_in),

@@ -154,8 +154,10 @@ def prepare(cfg: RunConfig) -> Batch:
         spec=spec,
         networks=networks,
         data=data,
-        x=jnp.asarray(np.stack([d.inputs for d in data]), dtype),
-        y=jnp.asarray(np.stack([d.targets for d in data]), dtype),
+        # cast and put on the device from the host: jnp.asarray compiles a program per
+        # shape (driftlab.draws)
+        x=jax.device_put(np.stack([d.inputs for d in data]).astype(dtype)),
+        y=jax.device_put(np.stack([d.targets for d in data]).astype(dtype)),
         hyper=hyper,
         streams=stack(streams),
         state0=stack(states),

@@ -27,7 +27,7 @@ from driftlab.errors import EXIT_FAILED, EXIT_OK, ConfigError, RunDirError
 from driftlab.reproduce import stages as st
 from driftlab.reproduce.results import ClaimResult, FigureEntry, JobInfo
 from driftlab.reproduce.scales import get_scale
-from driftlab.runner.outdir import contents
+from driftlab.runner.lock import contents
 from driftlab.runner.progress import Progress
 from driftlab.storage import write_json
 

@@ -21,8 +21,21 @@ State = TypeVar("State")
 
 
 def stack(trees: list[Any]) -> Any:
-    """Pytrees of the same structure stacked leaf by leaf along a new axis 0 (networks)."""
-    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
+    """Pytrees of the same structure stacked leaf by leaf along a new axis 0 (networks).
+
+    Stacked on the host (PRNG keys through their key data) and put on the device:
+    ``jnp.stack`` or ``jnp.asarray`` would compile one program per leaf shape, i.e.
+    per run of a sweep."""
+
+    def one(*leaves: Any) -> Any:
+        dtype = getattr(leaves[0], "dtype", None)
+        if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+            impl = jax.random.key_impl(leaves[0])
+            data = np.stack([np.asarray(jax.random.key_data(leaf)) for leaf in leaves])
+            return jax.random.wrap_key_data(jax.device_put(data), impl=impl)
+        return jax.device_put(np.stack([np.asarray(leaf) for leaf in leaves]))
+
+    return jax.tree.map(one, *trees)
 
 
 def state_arrays(state: Any) -> dict[str, np.ndarray]:

@@ -29,6 +29,16 @@ from driftlab.errors import RunDirBusyError
 LOCK_NAME = ".driftlab.lock"
 
 
+def _is_scratch(name: str) -> bool:
+    """The lock file, or a temporary of an interrupted atomic write."""
+    return name == LOCK_NAME or (name.startswith(".") and name.endswith(".tmp"))
+
+
+def contents(out: Path) -> list[str]:
+    """The names in ``out`` that a run wrote or a user put there (not the scratch files)."""
+    return sorted(p.name for p in out.iterdir() if not _is_scratch(p.name))
+
+
 def holder(out: Path) -> str:
     """Who holds (or last held) the lock of ``out``, in words ("unknown" if unreadable)."""
     try:

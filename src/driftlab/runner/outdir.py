@@ -21,23 +21,14 @@ import yaml
 from driftlab.config import ConfigError, first_difference, to_dict
 from driftlab.errors import RunDirError as RunDirError  # re-exported
 from driftlab.rundir import DATASETS, damaged, read_status
-from driftlab.runner.lock import LOCK_NAME, run_dir_lock
+from driftlab.runner.lock import contents as contents  # re-exported
+from driftlab.runner.lock import run_dir_lock
 
 RUN_FILES: frozenset[str] = frozenset(
     {"config.yaml", "status.json", "checkpoint.npz", "snapshots", "figures"}
     | {f"{name}.nc" for name in DATASETS}
 )
 """Every entry a run writes into its directory (besides the lock and temporaries)."""
-
-
-def _is_scratch(name: str) -> bool:
-    """The lock file, or a temporary of an interrupted atomic write."""
-    return name == LOCK_NAME or (name.startswith(".") and name.endswith(".tmp"))
-
-
-def contents(out: Path) -> list[str]:
-    """The names in ``out`` that a run wrote or a user put there (not the scratch files)."""
-    return sorted(p.name for p in out.iterdir() if not _is_scratch(p.name))
 
 
 def _check_path(out: Path) -> None:

@@ -541,8 +541,8 @@ class _Padded:
 
     def device(self, dtype: Any) -> PackData:
         return PackData(
-            x=jnp.asarray(self.inputs, dtype),
-            y=jnp.asarray(self.targets, dtype),
+            x=jax.device_put(np.asarray(self.inputs).astype(dtype)),
+            y=jax.device_put(np.asarray(self.targets).astype(dtype)),
             sample_mask=jnp.asarray(self.sample_mask),
             input_mask=jnp.asarray(self.input_mask),
             output_mask=jnp.asarray(self.output_mask),

@@ -36,8 +36,7 @@ from typing import Any
 import yaml
 
 from driftlab.errors import DamagedRunError, RunDirError
-from driftlab.runner.lock import run_dir_lock
-from driftlab.runner.outdir import contents
+from driftlab.runner.lock import contents, run_dir_lock
 from driftlab.storage import write_json
 
 PLAN = "plan.json"

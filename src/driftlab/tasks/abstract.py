@@ -72,10 +72,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
+from driftlab import draws
 from driftlab.tasks.base import TaskData
 from driftlab.tasks.corridor import read_texture
 
@@ -148,8 +148,9 @@ class AbstractParams:
 
 def uniform(key: jax.Array, shape: tuple[int, ...]) -> np.ndarray:
     """U[0, 1) draws of ``shape`` from ``key``, drawn in float32 and returned as float64."""
-    # float32 whatever JAX's precision mode, so the data never depend on it
-    return np.asarray(jax.random.uniform(key, shape, jnp.float32), np.float64)
+    # float32 whatever JAX's precision mode, so the data never depend on it; one
+    # compiled program for every shape (driftlab.draws)
+    return np.asarray(draws.uniform(key, shape, "float32"), np.float64)
 
 
 def smooth(white: np.ndarray, n_samples: int, d_out: int) -> np.ndarray:

@@ -63,10 +63,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from driftlab import draws
 from driftlab.tasks.base import TaskData
 
 TEXTURE_MAPPINGS: tuple[str, ...] = ("perimeter", "legacy")
@@ -247,9 +247,9 @@ def corridor_task(key: jax.Array, p: CorridorParams | None = None) -> TaskData:
     key_tex, key_speed, key_heading = jax.random.split(key, 3)
     steps = p.n_samples
     # drawn in float32 whatever JAX's precision mode, so the data never depend on it
-    white = np.asarray(jax.random.normal(key_tex, (p.n_tiles,), jnp.float32), np.float64)
-    speed_noise = np.asarray(jax.random.normal(key_speed, (steps,), jnp.float32), np.float64)
-    heading_noise = np.asarray(jax.random.normal(key_heading, (steps,), jnp.float32), np.float64)
+    white = np.asarray(draws.normal(key_tex, (p.n_tiles,)), np.float64)
+    speed_noise = np.asarray(draws.normal(key_speed, (steps,)), np.float64)
+    heading_noise = np.asarray(draws.normal(key_heading, (steps,)), np.float64)
 
     texture = wall_texture(white, p.K_smooth)
     pos, heading = trajectory(p, speed_noise, heading_noise)
